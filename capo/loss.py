@@ -1,0 +1,156 @@
+"""The CAPO loss: DPO's logistic loss scaled per pair by the model's and the data's confidence.
+
+This module is capo's own specification of the mechanism in Confidence-Aware Preference
+Optimization (arXiv:2511.07691); the paper's exact equation is not reproduced. For a batch
+of B pairs (x, y_w, y_l), with log-probs summed over completion tokens::
+
+    r_w = beta * (log pi(y_w|x) - log pi_ref(y_w|x))          implicit rewards
+    r_l = beta * (log pi(y_l|x) - log pi_ref(y_l|x))
+    m   = r_w - r_l                                            relative reward (margin)
+    c   = sigmoid(m / tau)                                     model confidence that y_w > y_l
+    q   = sigmoid(kappa * (s_w - s_l)), or 1 without scores    data confidence
+    w   = stopgrad((2 c)^gamma * q)                            the dynamic scale
+    L   = mean(w * -logsigmoid(m))
+
+gamma = 0 without scores is exactly DPO (TRL's ``loss_type="sigmoid"``). At initialisation
+(pi == pi_ref) c = 0.5, so w = q and training starts as (data-weighted) DPO. Because
+dL/dm is proportional to (2c)^gamma * q * (1 - sigmoid(m)), pairs the model confidently
+rejects (likely flipped labels) and pairs already learned both fade.
+
+Imports only torch, so it can be used without TRL.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["capo_loss", "capo_weights", "data_confidence"]
+
+Tensor = torch.Tensor
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _first_bad_row(mask: Tensor) -> int:
+    return int(mask.nonzero()[0, 0].item()) if mask.ndim else 0
+
+
+def data_confidence(
+    score_chosen: Tensor | None,
+    score_rejected: Tensor | None,
+    *,
+    kappa: float = 1.0,
+    score_mask: Tensor | None = None,
+) -> Tensor | None:
+    """q = sigmoid(kappa * (s_w - s_l)) per pair, 1 where ``score_mask`` is False.
+
+    Returns None when neither score is given (q = 1 for every pair). Shapes: (B,).
+    Raises ValueError when only one score is given or a used score is NaN or infinite,
+    naming the tensor and the first bad row.
+    """
+    if score_chosen is None and score_rejected is None:
+        return None
+    if score_chosen is None or score_rejected is None:
+        raise ValueError("score_chosen and score_rejected must be given together")
+    if score_chosen.shape != score_rejected.shape:
+        raise ValueError(
+            f"score_chosen {tuple(score_chosen.shape)} and score_rejected "
+            f"{tuple(score_rejected.shape)} have different shapes"
+        )
+    _check_positive(kappa=kappa)
+    used = torch.ones_like(score_chosen, dtype=torch.bool) if score_mask is None else score_mask
+    for name, scores in (("score_chosen", score_chosen), ("score_rejected", score_rejected)):
+        bad = ~torch.isfinite(scores) & used
+        if bad.any():
+            row = _first_bad_row(bad)
+            raise ValueError(f"{name} is {scores.flatten()[row].item()} at row {row}")
+    diff = torch.where(used, score_chosen - score_rejected, torch.zeros_like(score_chosen))
+    q = torch.sigmoid(kappa * diff.float())
+    return torch.where(used, q, torch.ones_like(q))
+
+
+def capo_weights(
+    margin: Tensor,
+    *,
+    gamma: float = 1.0,
+    tau: float = 1.0,
+    kappa: float = 1.0,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The dynamic scale w = stopgrad((2c)^gamma * q) and the model confidence c.
+
+    ``margin`` is m = r_w - r_l, shape (B,). Returns (w, c), both (B,), detached, computed
+    in at least float32 and cast back to ``margin``'s dtype. (2c)^gamma is evaluated as
+    exp(gamma * (log 2 + logsigmoid(m / tau))), finite for any finite m.
+    """
+    if gamma < 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    _check_positive(tau=tau)
+    m = margin.detach().to(torch.promote_types(margin.dtype, torch.float32))
+    log_c = F.logsigmoid(m / tau)
+    w = torch.exp(gamma * (math.log(2.0) + log_c))
+    q = data_confidence(score_chosen, score_rejected, kappa=kappa, score_mask=score_mask)
+    if q is not None:
+        if q.shape != w.shape:
+            raise ValueError(f"scores have shape {tuple(q.shape)}, log-probs {tuple(w.shape)}")
+        w = w * q.to(w)
+    return w.to(margin.dtype), log_c.exp().to(margin.dtype)
+
+
+def _check_logps(**tensors: Tensor) -> None:
+    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"log-prob tensors must share one shape (B,), got {shapes}")
+
+
+def capo_loss(
+    policy_chosen_logps: Tensor,
+    policy_rejected_logps: Tensor,
+    ref_chosen_logps: Tensor,
+    ref_rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    gamma: float = 1.0,
+    tau: float = 1.0,
+    kappa: float = 1.0,
+    label_smoothing: float = 0.0,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-pair CAPO losses and detached implicit rewards.
+
+    All four log-prob tensors have shape (B,): log-probs summed over completion tokens.
+    ``score_chosen``/``score_rejected`` (B,) are optional annotation scores; rows where the
+    optional boolean ``score_mask`` is False count as unscored (q = 1). ``label_smoothing``
+    is TRL's conservative-DPO epsilon (0 gives the equation in the module docstring).
+
+    Returns (losses, chosen_rewards, rejected_rewards), each (B,); reduce with ``.mean()``.
+    """
+    _check_logps(
+        policy_chosen_logps=policy_chosen_logps,
+        policy_rejected_logps=policy_rejected_logps,
+        ref_chosen_logps=ref_chosen_logps,
+        ref_rejected_logps=ref_rejected_logps,
+    )
+    _check_positive(beta=beta)
+    if not 0.0 <= label_smoothing < 0.5:
+        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing!r}")
+    chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)
+    rejected_rewards = beta * (policy_rejected_logps - ref_rejected_logps)
+    margin = chosen_rewards - rejected_rewards
+    w, _ = capo_weights(
+        margin, gamma=gamma, tau=tau, kappa=kappa, score_chosen=score_chosen,
+        score_rejected=score_rejected, score_mask=score_mask,
+    )
+    base = -(1 - label_smoothing) * F.logsigmoid(margin) - label_smoothing * F.logsigmoid(-margin)
+    return w * base, chosen_rewards.detach(), rejected_rewards.detach()
