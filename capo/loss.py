@@ -27,7 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["capo_loss", "capo_weights", "data_confidence"]
+__all__ = ["capo_loss", "capo_margin_loss", "capo_weights", "data_confidence"]
 
 Tensor = torch.Tensor
 
@@ -143,14 +143,49 @@ def capo_loss(
         ref_rejected_logps=ref_rejected_logps,
     )
     _check_positive(beta=beta)
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing!r}")
     chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)
     rejected_rewards = beta * (policy_rejected_logps - ref_rejected_logps)
-    margin = chosen_rewards - rejected_rewards
-    w, _ = capo_weights(
-        margin, gamma=gamma, tau=tau, kappa=kappa, score_chosen=score_chosen,
-        score_rejected=score_rejected, score_mask=score_mask,
+    losses, _, _ = capo_margin_loss(
+        chosen_rewards - rejected_rewards,
+        gamma=gamma,
+        tau=tau,
+        kappa=kappa,
+        label_smoothing=label_smoothing,
+        score_chosen=score_chosen,
+        score_rejected=score_rejected,
+        score_mask=score_mask,
     )
-    base = -(1 - label_smoothing) * F.logsigmoid(margin) - label_smoothing * F.logsigmoid(-margin)
-    return w * base, chosen_rewards.detach(), rejected_rewards.detach()
+    return losses, chosen_rewards.detach(), rejected_rewards.detach()
+
+
+def capo_margin_loss(
+    margin: Tensor,
+    *,
+    gamma: float = 1.0,
+    tau: float = 1.0,
+    kappa: float = 1.0,
+    label_smoothing: float = 0.0,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-pair losses w * -logsigmoid(m) from the margin m = r_w - r_l, shape (B,).
+
+    With label smoothing epsilon the logistic term is TRL's conservative-DPO form
+    -(1 - eps) logsigmoid(m) - eps logsigmoid(-m). Returns (losses, w, c), each (B,).
+    """
+    if not 0.0 <= label_smoothing < 0.5:
+        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing!r}")
+    w, c = capo_weights(
+        margin,
+        gamma=gamma,
+        tau=tau,
+        kappa=kappa,
+        score_chosen=score_chosen,
+        score_rejected=score_rejected,
+        score_mask=score_mask,
+    )
+    logistic = -(1 - label_smoothing) * F.logsigmoid(margin)
+    if label_smoothing:
+        logistic = logistic - label_smoothing * F.logsigmoid(-margin)
+    return w * logistic, w, c

@@ -46,9 +46,12 @@ def test_at_initialisation_weight_equals_data_confidence():
     torch.testing.assert_close(c, torch.full((4,), 0.5))
     torch.testing.assert_close(w, torch.sigmoid(0.8 * (sc - sr)))
     # policy == reference gives margin 0 through the full loss as well
-    losses, rc, rr = capo_loss(pc[:4], pr[:4], pc[:4], pr[:4], gamma=2.0, kappa=0.8,
-                               score_chosen=sc, score_rejected=sr)
-    torch.testing.assert_close(losses, torch.sigmoid(0.8 * (sc - sr)) * torch.log(torch.tensor(2.0)))
+    losses, rc, rr = capo_loss(
+        pc[:4], pr[:4], pc[:4], pr[:4], gamma=2.0, kappa=0.8, score_chosen=sc, score_rejected=sr
+    )
+    torch.testing.assert_close(
+        losses, (torch.sigmoid(0.8 * (sc - sr)) * torch.log(torch.tensor(2.0))).double()
+    )
     assert torch.all(rc == 0) and torch.all(rr == 0)
 
 
@@ -58,8 +61,11 @@ def test_equal_scores_give_half_confidence():
 
 
 def test_score_mask_marks_unscored_rows_as_full_confidence():
-    q = data_confidence(torch.tensor([1.0, 0.0]), torch.tensor([1.0, float("nan")]),
-                        score_mask=torch.tensor([True, False]))
+    q = data_confidence(
+        torch.tensor([1.0, 0.0]),
+        torch.tensor([1.0, float("nan")]),
+        score_mask=torch.tensor([True, False]),
+    )
     torch.testing.assert_close(q, torch.tensor([0.5, 1.0]))
 
 
@@ -71,8 +77,18 @@ def test_gradient_on_margin_matches_the_specification(gamma):
     sc, sr = torch.randn(b, generator=g), torch.randn(b, generator=g)
     zeros = torch.zeros(b, dtype=torch.float64)
     # beta = 1 and zero reference/rejected log-probs make the chosen log-prob the margin
-    losses, _, _ = capo_loss(margin, zeros, zeros, zeros, beta=1.0, gamma=gamma, tau=1.0,
-                             kappa=0.7, score_chosen=sc, score_rejected=sr)
+    losses, _, _ = capo_loss(
+        margin,
+        zeros,
+        zeros,
+        zeros,
+        beta=1.0,
+        gamma=gamma,
+        tau=1.0,
+        kappa=0.7,
+        score_chosen=sc,
+        score_rejected=sr,
+    )
     losses.mean().backward()
     c = torch.sigmoid(margin.detach())
     q = torch.sigmoid(0.7 * (sc - sr)).double()
@@ -99,8 +115,17 @@ def test_finite_for_huge_margins_in_low_precision(dtype):
     big = torch.tensor([1e4, -1e4, 0.0, 5e3], dtype=dtype)
     zeros = torch.zeros(4, dtype=dtype)
     pc = big.clone().requires_grad_()
-    losses, _, _ = capo_loss(pc, zeros, zeros, zeros, beta=1.0, gamma=2.0, tau=0.5,
-                             score_chosen=torch.ones(4), score_rejected=torch.zeros(4))
+    losses, _, _ = capo_loss(
+        pc,
+        zeros,
+        zeros,
+        zeros,
+        beta=1.0,
+        gamma=2.0,
+        tau=0.5,
+        score_chosen=torch.ones(4),
+        score_rejected=torch.zeros(4),
+    )
     losses.mean().backward()
     assert losses.dtype == dtype
     assert torch.isfinite(losses).all() and torch.isfinite(pc.grad).all()
@@ -113,15 +138,26 @@ def test_finite_for_huge_margins_in_low_precision(dtype):
         ({"beta": -1.0}, "beta must be > 0"),
         ({"gamma": -0.1}, "gamma must be >= 0"),
         ({"tau": 0.0}, "tau must be > 0"),
-        ({"kappa": 0.0, "score_chosen": torch.ones(4), "score_rejected": torch.ones(4)},
-         "kappa must be > 0"),
+        (
+            {"kappa": 0.0, "score_chosen": torch.ones(4), "score_rejected": torch.ones(4)},
+            "kappa must be > 0",
+        ),
         ({"label_smoothing": 0.5}, "label_smoothing"),
         ({"score_chosen": torch.ones(4)}, "must be given together"),
-        ({"score_chosen": torch.tensor([1.0, 2.0, float("nan"), 0.0]),
-          "score_rejected": torch.zeros(4)}, "score_chosen is nan at row 2"),
-        ({"score_chosen": torch.zeros(4),
-          "score_rejected": torch.tensor([0.0, float("inf"), 1.0, 1.0])},
-         "score_rejected is inf at row 1"),
+        (
+            {
+                "score_chosen": torch.tensor([1.0, 2.0, float("nan"), 0.0]),
+                "score_rejected": torch.zeros(4),
+            },
+            "score_chosen is nan at row 2",
+        ),
+        (
+            {
+                "score_chosen": torch.zeros(4),
+                "score_rejected": torch.tensor([0.0, float("inf"), 1.0, 1.0]),
+            },
+            "score_rejected is inf at row 1",
+        ),
         ({"score_chosen": torch.zeros(3), "score_rejected": torch.zeros(3)}, "shape"),
     ],
 )
