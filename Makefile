@@ -1,0 +1,30 @@
+# capo: `make pipeline` runs the whole pipeline on the embedded default, `make test` the tests.
+# Both install everything first (scripts/setup.sh: ./.venv, or the active virtualenv).
+SHELL := /bin/bash
+VENV_BIN := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin,$(if $(CONDA_PREFIX),$(CONDA_PREFIX)/bin,.venv/bin))
+export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: setup pipeline test lint format bench
+
+setup:
+	@bash scripts/setup.sh
+
+pipeline: setup
+	$(VENV_BIN)/dvc repro
+
+test: setup
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/python -m pytest
+
+lint: setup
+	$(VENV_BIN)/ruff check .
+	$(VENV_BIN)/ruff format --check .
+
+format: setup
+	$(VENV_BIN)/ruff format .
+
+bench: setup
+	$(VENV_BIN)/python benchmarks/bench_trainer_step.py
