@@ -17,20 +17,38 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from datasets import Dataset  # noqa: E402
-from trl import DPOConfig, DPOTrainer  # noqa: E402
+import torch
+from datasets import Dataset
+from trl import DPOConfig, DPOTrainer
 
-from capo import CAPOConfig, CAPOTrainer  # noqa: E402
-from capo.tiny import build_tiny_llama, train_tokenizer  # noqa: E402
+from capo import CAPOConfig, CAPOTrainer
+from capo.tiny import build_tiny_llama, train_tokenizer
 
-WORDS = "alpha beta gamma delta uno dos tres eins zwei drei один два три एक दो तीन 一 二 三".split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "uno",
+    "dos",
+    "tres",
+    "eins",
+    "zwei",
+    "drei",
+    "один",
+    "два",
+    "три",
+    "एक",
+    "दो",
+    "तीन",
+    "一",
+    "二",
+    "三",
+]
 
 
 def make_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
@@ -48,10 +66,18 @@ def make_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
 
 def build(variant: str, args: argparse.Namespace, tok, data):
     common = dict(
-        output_dir=f"/tmp/capo-bench-{variant}", per_device_train_batch_size=args.batch,
-        learning_rate=1e-4, report_to="none", save_strategy="no", bf16=False,
-        gradient_checkpointing=False, precompute_ref_log_probs=True, max_length=128,
-        use_cpu=True, seed=0, disable_tqdm=True,
+        output_dir=f"/tmp/capo-bench-{variant}",
+        per_device_train_batch_size=args.batch,
+        learning_rate=1e-4,
+        report_to="none",
+        save_strategy="no",
+        bf16=False,
+        gradient_checkpointing=False,
+        precompute_ref_log_probs=True,
+        max_length=128,
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
     )
     model = build_tiny_llama(tok, hidden_size=args.hidden, num_layers=args.layers, seed=0)
     if variant == "capo":
@@ -89,8 +115,10 @@ def run_time(args: argparse.Namespace) -> None:
                 times[v].append(dt)
     capo, dpo = statistics.median(times["capo"]), statistics.median(times["sigmoid"])
     params = sum(p.numel() for p in trainers["capo"].model.parameters())
-    print(f"model: {params / 1e6:.1f} M params, batch {args.batch}, "
-          f"{len(times['capo'])} timed steps each, {args.threads} threads")
+    print(
+        f"model: {params / 1e6:.1f} M params, batch {args.batch}, "
+        f"{len(times['capo'])} timed steps each, {args.threads} threads"
+    )
     print(f"median step  capo {capo * 1e3:8.1f} ms   sigmoid {dpo * 1e3:8.1f} ms")
     print(f"ratio capo/sigmoid (median step time): {capo / dpo:.3f}  (goal <= 1.03)")
 
@@ -120,11 +148,27 @@ def main() -> None:
         return run_memory(args.memory_only, args)
     run_time(args)
     for variant in ("capo", "sigmoid"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-only", variant, "--batch", str(args.batch),
-             "--hidden", str(args.hidden), "--layers", str(args.layers)],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--memory-only",
+                    variant,
+                    "--batch",
+                    str(args.batch),
+                    "--hidden",
+                    str(args.hidden),
+                    "--layers",
+                    str(args.layers),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         rec = json.loads(out)
         print(f"peak RSS {variant:8s}: {rec['peak_rss_mib']:.0f} MiB (10 steps, own process)")
 
