@@ -49,3 +49,50 @@ def make_tiny_model(tiny_tokenizer):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """One real Prefect server (prefect_test_harness) for the whole test session."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        from prefect.settings import PREFECT_API_URL
+
+        yield PREFECT_API_URL.value()
+
+
+def git_dvc_repo(path, files: dict[str, str]):
+    """A git repository with DVC initialised, ``files`` written and committed."""
+    import subprocess
+    from pathlib import Path
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=path, check=True)
+    subprocess.run(["git", "config", "user.email", "t@t"], cwd=path, check=True)
+    subprocess.run(["git", "config", "user.name", "t"], cwd=path, check=True)
+    subprocess.run([dvc_bin(), "init", "-q"], cwd=path, check=True, env=env)
+    subprocess.run([dvc_bin(), "config", "core.analytics", "false"], cwd=path, check=True)
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=path, check=True, env=env)
+    return path
+
+
+def dvc_bin() -> str:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    return shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
