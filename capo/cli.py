@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CapoError, ParamsError, KeyError) as err:
+    except (CapoError, ParamsError) as err:
         print(f"capo {args.command}: error: {err}", file=sys.stderr)
         return 2
 

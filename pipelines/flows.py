@@ -24,6 +24,8 @@ from dvc.utils.hydra import apply_overrides
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from capo.errors import CapoError
+
 __all__ = ["StageFailed", "StageRun", "capo_pipeline", "stage_order"]
 
 # Messages of failures worth retrying: another DVC process holds the lock, or I/O hiccups.
@@ -148,7 +150,7 @@ def load_deployment(prefect_yaml: str | Path, name: str) -> dict:
     for deployment in spec.get("deployments", []):
         if deployment.get("name") == name:
             return deployment
-    raise KeyError(f"{prefect_yaml}: no deployment named {name!r}")
+    raise CapoError(f"{prefect_yaml}: no deployment named {name!r}")
 
 
 def serve(args: argparse.Namespace) -> int:
