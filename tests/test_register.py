@@ -1,0 +1,165 @@
+"""Promotion gate, model card and registration: real DVC, GTO and a local DVC remote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from capo.params import RegisterParams
+from capo.registry import gate_checks
+from tests.conftest import git_dvc_repo
+
+BIN = Path(sys.executable).parent
+ENV = {
+    **os.environ,
+    "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
+DVC_YAML = """artifacts:
+  capo-policy:
+    path: models/registry/capo-policy
+    type: model
+    desc: CAPO-aligned multilingual policy
+    labels: [capo, multilingual]
+stages:
+  register:
+    cmd: python -m pipelines.register --params params.yaml --metrics metrics --models models
+      --train-data data/validated/train.parquet --out models/registry/capo-policy
+    deps: [metrics/capo.json, metrics/sigmoid.json, models/capo, data/validated/train.parquet]
+    params: [register]
+    outs: [models/registry/capo-policy]
+"""
+
+
+def _metrics(overall: float, per_language: dict[str, float]) -> dict:
+    return {
+        "overall": {"reward_accuracy": overall, "reward_margin": 0.5},
+        "per_language": {
+            k: {"reward_accuracy": v, "reward_margin": 0.4} for k, v in per_language.items()
+        },
+    }
+
+
+def _sh(args, cwd, check=True):
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=ENV)
+    if check:
+        assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def repo(tmp_path, make_tiny_model, tiny_tokenizer):
+    files = {
+        "dvc.yaml": DVC_YAML,
+        "params.yaml": yaml.safe_dump(
+            {
+                "register": {
+                    "min_reward_accuracy": 0.6,
+                    "language_floor": 0.5,
+                    "min_gain_over_baseline": 0.02,
+                }
+            }
+        ),
+        "metrics/capo.json": json.dumps(_metrics(0.8, {"de": 0.75, "hi": 0.7})),
+        "metrics/sigmoid.json": json.dumps(_metrics(0.7, {"de": 0.7, "hi": 0.6})),
+        ".gitignore": "/remote/\n",
+    }
+    root = git_dvc_repo(tmp_path / "repo", files)
+    make_tiny_model().save_pretrained(root / "models" / "capo")
+    tiny_tokenizer.save_pretrained(root / "models" / "capo")
+    (root / "data" / "validated").mkdir(parents=True)
+    pd.DataFrame({"id": ["a"], "prompt": ["p"]}).to_parquet(root / "data/validated/train.parquet")
+    _sh(["dvc", "remote", "add", "-d", "local", str(tmp_path / "remote")], root)
+    _sh(["dvc", "add", "models/capo", "data/validated/train.parquet"], root)
+    _sh(["git", "add", "-A"], root)
+    _sh(["git", "commit", "-qm", "inputs"], root)
+    return root
+
+
+def test_gate_checks_every_condition():
+    metrics = {"capo": _metrics(0.8, {"de": 0.9, "hi": 0.4}), "sigmoid": _metrics(0.79, {})}
+    gate = RegisterParams(min_reward_accuracy=0.7, language_floor=0.5, min_gain_over_baseline=0.02)
+    result = {c.name: c.passed for c in gate_checks(metrics, gate)}
+    assert result == {
+        "overall reward accuracy": True,
+        "reward accuracy [de]": True,
+        "reward accuracy [hi]": False,
+        "gain over sigmoid": False,
+    }
+
+
+@pytest.mark.slow
+def test_register_a_version_and_fetch_it_from_a_fresh_clone(repo, tmp_path):
+    _sh(["dvc", "repro"], repo)
+    package = repo / "models/registry/capo-policy"
+    card = (package / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["language"] == ["de", "hi"] and meta["base_model"] == "builtin-tiny"
+    assert "| hi | 0.700 |" in card
+    assert _md5(repo / "data/validated/train.parquet") in card
+    _sh(["git", "add", "-A"], repo)
+    _sh(["git", "commit", "-qm", "package"], repo)
+    out = _sh(["capo", "register", "--version", "v0.1.0", "--stage", "staging", "--push"], repo)
+    assert "capo-policy v0.1.0 registered" in out.stdout
+    shown = json.loads(_sh(["gto", "show", "--json"], repo).stdout)
+    assert shown["capo-policy"]["version"] == "v0.1.0"
+    assert shown["capo-policy"]["stage"] == {"staging": "v0.1.0"}
+    listing = _sh(["capo", "models"], repo).stdout
+    assert "| capo-policy | v0.1.0 | staging |" in listing and "0.8000" in listing
+
+    clone = tmp_path / "clone"
+    _sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    fetched = tmp_path / "fetched"
+    _sh(
+        [
+            "dvc",
+            "artifacts",
+            "get",
+            str(clone),
+            "capo-policy",
+            "--rev",
+            "v0.1.0",
+            "-o",
+            str(fetched),
+        ],
+        tmp_path,
+    )
+    assert _md5(fetched / "model.safetensors") == _md5(repo / "models/capo/model.safetensors")
+
+
+@pytest.mark.slow
+def test_a_failing_gate_registers_nothing(repo):
+    (repo / "metrics/capo.json").write_text(json.dumps(_metrics(0.71, {"de": 0.8, "hi": 0.3})))
+    proc = _sh(["dvc", "repro"], repo, check=False)
+    assert proc.returncode != 0
+    assert "promotion gate failed (reward accuracy [hi], gain over sigmoid)" in proc.stderr
+    assert "| reward accuracy [hi] | 0.3000 | 0.5000 | FAIL |" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (repo / "models/registry/capo-policy").exists()
+    _sh(["git", "add", "-A"], repo)
+    _sh(["git", "commit", "-qm", "worse"], repo)
+    refused = _sh(["capo", "register", "--version", "v0.2.0"], repo, check=False)
+    assert refused.returncode == 2 and "promotion gate failed" in refused.stderr
+    assert _sh(["git", "tag"], repo).stdout == ""
+
+
+@pytest.mark.slow
+def test_register_refuses_a_dirty_working_tree(repo):
+    (repo / "params.yaml").write_text("register: {}\n")
+    refused = _sh(["capo", "register", "--version", "v0.1.0"], repo, check=False)
+    assert refused.returncode == 2 and "uncommitted changes" in refused.stderr
