@@ -1,0 +1,193 @@
+"""Row checks: turn one source record into a clean pair, or the reason to quarantine it.
+
+Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
+mark and surrounding whitespace removed. Scores must be finite numbers, given for both
+answers or for neither. A column that the first parsed row lacks is a whole-source error
+(a misnamed column), naming file, row and column; later rows that lack it are quarantined.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from capo.data.langid import normalize_language
+from capo.data.messages import is_messages, render_messages, split_implicit_prompt
+from capo.data.sources import Record
+from capo.errors import CapoError
+
+__all__ = ["TEXT_FIELDS", "Rejection", "RowChecker"]
+
+TEXT_FIELDS = ("prompt", "chosen", "rejected")
+SCORE_FIELDS = ("score_chosen", "score_rejected")
+# Columns only internal sources (benchmark, translation) may set.
+INTERNAL_FIELDS = ("split", "label_flipped", "gold", "task", "translated_from")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a row is quarantined: a short code, the column (if any) and a sentence."""
+
+    code: str
+    reason: str
+    field: str | None = None
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.rejection = Rejection(code, reason, field)
+
+
+class RowChecker:
+    """Checks the records of one source against the pair schema (see the module docstring)."""
+
+    def __init__(
+        self,
+        where: str,
+        columns: Mapping[str, str],
+        languages: Sequence[str],
+        language: str | None = None,
+        max_row_chars: int = 20000,
+        internal: bool = False,
+    ) -> None:
+        self.where, self.columns, self.languages = where, dict(columns), set(languages)
+        self.language, self.max_row_chars, self.internal = language, max_row_chars, internal
+        self.implicit_prompt = False
+        self.language_column: str | None = None
+        self._checked = False
+
+    def col(self, name: str) -> str:
+        """The source column that holds capo column ``name``."""
+        return self.columns.get(name, name)
+
+    def check(self, record: Record) -> dict[str, Any] | Rejection:
+        """A pair dict (``language`` None when it must be identified) or a Rejection."""
+        if record.data is None:
+            return Rejection(record.code or "unreadable", record.reason or "unreadable row")
+        if not self._checked:
+            self._check_columns(record)
+        try:
+            return self._pair(record.data)
+        except _Reject as rej:
+            return rej.rejection
+
+    def _check_columns(self, record: Record) -> None:
+        keys = set(record.data or {})
+        chosen = (record.data or {}).get(self.col("chosen"))
+        self.implicit_prompt = self.col("prompt") not in keys and is_messages(chosen)
+        needed = [f for f in TEXT_FIELDS if not (f == "prompt" and self.implicit_prompt)]
+        needed += [f for f in SCORE_FIELDS if f in self.columns]
+        if self.language is None and ("language" in self.columns or self.col("language") in keys):
+            self.language_column = self.col("language")
+            needed.append("language")
+        for name in needed:
+            if self.col(name) not in keys:
+                found = ", ".join(sorted(map(str, keys)))
+                raise CapoError(
+                    f"{self.where}: row {record.row}: missing column {self.col(name)!r}"
+                    f" for {name} (found: {found}); map it under `columns`"
+                )
+        self._checked = True
+
+    def _pair(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        prompt, chosen, rejected = self._texts(data)
+        if len(prompt) + len(chosen) + len(rejected) > self.max_row_chars:
+            size = len(prompt) + len(chosen) + len(rejected)
+            raise _Reject(
+                "row_too_large", f"{size} characters > max_row_chars {self.max_row_chars}"
+            )
+        if chosen == rejected:
+            raise _Reject("chosen_equals_rejected", "chosen and rejected are identical", "rejected")
+        pair: dict[str, Any] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        pair.update(self._scores(data))
+        pair["language"] = self._language(data)
+        if self.internal:
+            pair.update({k: data.get(k) for k in INTERNAL_FIELDS})
+        return pair
+
+    def _texts(self, data: Mapping[str, Any]) -> tuple[str, str, str]:
+        values = {f: data.get(self.col(f), _MISSING) for f in TEXT_FIELDS}
+        if self.implicit_prompt:
+            if not (is_messages(values["chosen"]) and is_messages(values["rejected"])):
+                raise _Reject("wrong_type", "implicit prompt needs message lists", "chosen")
+            values["prompt"], values["chosen"], values["rejected"] = split_implicit_prompt(
+                values["chosen"], values["rejected"]
+            )
+        return tuple(self._text(values[f], f) for f in TEXT_FIELDS)  # type: ignore[return-value]
+
+    def _text(self, value: Any, name: str) -> str:
+        if value is _MISSING:
+            raise _Reject("missing_field", f"column {self.col(name)!r} is missing", name)
+        if is_messages(value):
+            try:
+                value = render_messages(value)
+            except TypeError as err:
+                raise _Reject("wrong_type", f"{name}: {err}", name) from None
+        if value is None:
+            raise _Reject("empty_text", f"{name} is null", name)
+        if not isinstance(value, str):
+            kind = type(value).__name__
+            raise _Reject("wrong_type", f"{name} must be text or messages, got {kind}", name)
+        if _SURROGATE.search(value):
+            raise _Reject("invalid_utf8", f"{name} holds bytes that are not valid UTF-8", name)
+        text = clean_text(value)
+        if not text:
+            raise _Reject("empty_text", f"{name} is empty or whitespace only", name)
+        return text
+
+    def _scores(self, data: Mapping[str, Any]) -> dict[str, float | None]:
+        scores = {f: _score(data.get(self.col(f)), f) for f in SCORE_FIELDS}
+        if (scores["score_chosen"] is None) != (scores["score_rejected"] is None):
+            missing = "score_chosen" if scores["score_chosen"] is None else "score_rejected"
+            raise _Reject("incomplete_scores", "scores must be given for both or neither", missing)
+        return scores
+
+    def _language(self, data: Mapping[str, Any]) -> str | None:
+        if self.language is not None:
+            return self.language
+        if self.language_column is None:
+            return None  # identified later, in batches
+        value = data.get(self.language_column)
+        try:
+            code = normalize_language(value)
+        except ValueError as err:
+            raise _Reject("unknown_language", str(err), "language") from None
+        if code not in self.languages:
+            raise _Reject(
+                "unknown_language", f"language {value!r} is not in ingest.languages", "language"
+            )
+        return code
+
+
+_MISSING = object()
+
+
+def clean_text(text: str) -> str:
+    """NFC, LF line ends, no byte-order mark, no surrounding whitespace."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.replace("\ufeff", "").strip()
+
+
+def _score(value: Any, name: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise _Reject("wrong_type", f"{name} must be a number, got bool", name)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Reject(
+                "wrong_type", f"{name} must be a number, got {value[:40]!r}", name
+            ) from None
+    if not isinstance(value, int | float):
+        raise _Reject("wrong_type", f"{name} must be a number, got {type(value).__name__}", name)
+    if not math.isfinite(value):
+        raise _Reject("nan_score", f"{name} is {value}", name)
+    return float(value)

@@ -1,0 +1,207 @@
+"""The ingest stage's core: benchmark, sources and translations into checked, split pairs.
+
+    from capo.data import run_ingest
+    from capo.params import load_params
+
+    params = load_params("params.yaml")
+    report = run_ingest(params.ingest, seed=params.seed, out_dir="data/pairs")
+
+Sources are read in order (the benchmark first), in chunks of `chunk_rows`: each row is
+checked (capo.data.checks), its language identified when the source gives none, exact
+duplicates (same id) quarantined, and the rest split by a stable hash of the prompt.
+Translated pairs keep the split of their English original and form derived sources named
+"<source>-><language>"; a translation whose detected language is wrong is quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from capo.data.benchmark import generate_benchmark
+from capo.data.checks import TEXT_FIELDS, Rejection, RowChecker
+from capo.data.langid import detect_languages, matches_language, normalize_language
+from capo.data.schema import pair_id
+from capo.data.sink import PairSink
+from capo.data.sources import Record, raw_text, read_source
+from capo.data.split import split_of
+from capo.data.translate import Translator
+from capo.errors import CapoError
+from capo.params import IngestParams, SourceParams
+
+__all__ = ["run_ingest"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Run:
+    params: IngestParams
+    languages: tuple[str, ...]
+    sink: PairSink
+    seen: set[str] = field(default_factory=set)
+
+
+def run_ingest(params: IngestParams, seed: int, out_dir: str | Path) -> dict[str, Any]:
+    """Write train/test/quarantine Parquet and the report into ``out_dir``; return the report."""
+    languages = _codes(params.languages, "ingest.languages")
+    for spec in params.sources:  # fail on a bad source setting before any work
+        if spec.language is not None:
+            _codes([spec.language], f"ingest.sources.{spec.name}.language", languages)
+    with PairSink(out_dir) as sink:
+        run = _Run(params, languages, sink)
+        if params.benchmark.enabled:
+            rows = generate_benchmark(params.benchmark, seed)
+            records = (Record(i, r, raw_text(r)) for i, r in enumerate(rows, 1))
+            checker = RowChecker("benchmark", {}, languages, internal=True)
+            _consume(run, "benchmark", records, checker)
+        for spec in params.sources:
+            _ingest_source(run, spec)
+    report = sink.report()
+    log.info("ingest: read %(read)d, accepted %(accepted)d, quarantined %(quarantined)d", report)
+    return report
+
+
+def _codes(
+    codes: Iterable[str], where: str, allowed: Iterable[str] | None = None
+) -> tuple[str, ...]:
+    out = []
+    for code in codes:
+        try:
+            out.append(normalize_language(code))
+        except ValueError as err:
+            raise CapoError(f"{where}: {err}") from None
+        if allowed is not None and out[-1] not in allowed:
+            raise CapoError(f"{where}: {code!r} is not in ingest.languages")
+    return tuple(dict.fromkeys(out))
+
+
+def _ingest_source(run: _Run, spec: SourceParams) -> None:
+    where = spec.path if spec.type == "file" else f"{spec.path} ({spec.split})"
+    language = normalize_language(spec.language) if spec.language else None
+    checker = RowChecker(where, spec.columns, run.languages, language, run.params.max_row_chars)
+    records = read_source(spec, run.params.chunk_rows, run.params.max_row_chars)
+    keep: list[tuple[int, dict[str, Any]]] | None = [] if spec.translate else None
+    _consume(run, spec.name, records, checker, keep)
+    if keep is not None:
+        _translate_source(run, spec, keep)
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    it = iter(records)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _consume(
+    run: _Run,
+    name: str,
+    records: Iterable[Record],
+    checker: RowChecker,
+    keep: list[tuple[int, dict[str, Any]]] | None = None,
+    **meta: Any,
+) -> None:
+    run.sink.source(name, **meta)
+    keep_language = run.params.translation.source_language
+    with tqdm(desc=f"ingest {name}", unit="rows", disable=None) as bar:
+        for chunk in _chunks(records, run.params.chunk_rows):
+            checked = [(rec, checker.check(rec)) for rec in chunk]
+            _identify(checked, run.languages)
+            accepted, quarantined = [], []
+            for rec, result in checked:
+                pair = result if isinstance(result, dict) else None
+                if pair is not None and _seen_before(run, pair):
+                    result = Rejection("duplicate", f"exact duplicate of pair {pair['id']}")
+                if isinstance(result, Rejection):
+                    quarantined.append(_quarantine_row(name, rec, result))
+                    continue
+                _finish(result, name, run.params.test_fraction)
+                accepted.append(result)
+                if keep is not None and result["language"] == keep_language:
+                    keep.append((rec.row, result))
+            run.sink.write(name, accepted, quarantined)
+            bar.update(len(chunk))
+
+
+def _seen_before(run: _Run, pair: dict[str, Any]) -> bool:
+    """Give ``pair`` its id; True when that id was already accepted in this run."""
+    pair["id"] = pair_id(pair["language"], pair["prompt"], pair["chosen"], pair["rejected"])
+    if pair["id"] in run.seen:
+        return True
+    run.seen.add(pair["id"])
+    return False
+
+
+def _identify(checked: list[tuple[Record, Any]], languages: tuple[str, ...]) -> None:
+    """Fill in the language of pairs whose source gives none, in one batch per chunk."""
+    todo = [i for i, (_, r) in enumerate(checked) if isinstance(r, dict) and r["language"] is None]
+    texts = [f"{checked[i][1]['prompt']}\n{checked[i][1]['chosen']}" for i in todo]
+    for i, found in zip(todo, detect_languages(texts, languages), strict=True):
+        if found is None:
+            reason = "language could not be identified; set the source's language"
+            checked[i] = (checked[i][0], Rejection("language_unidentified", reason, "language"))
+        else:
+            checked[i][1]["language"] = found
+
+
+def _finish(pair: dict[str, Any], name: str, test_fraction: float) -> None:
+    pair["source"] = name
+    pair["label_flipped"] = bool(pair.get("label_flipped"))
+    if pair.get("split") not in ("train", "test"):
+        pair["split"] = split_of(pair["language"], pair["prompt"], test_fraction)
+
+
+def _quarantine_row(name: str, rec: Record, rej: Rejection) -> dict[str, Any]:
+    return {
+        "source": name,
+        "row": rec.row,
+        "code": rej.code,
+        "field": rej.field,
+        "reason": raw_text(rej.reason),
+        "raw": rec.raw,
+    }
+
+
+def _translate_source(run: _Run, spec: SourceParams, keep: list[tuple[int, dict]]) -> None:
+    tparams = run.params.translation
+    src = normalize_language(tparams.source_language)
+    targets = _codes(tparams.targets, "ingest.translation.targets", run.languages)
+    if not targets:
+        raise CapoError(
+            f"ingest.sources.{spec.name}.translate: ingest.translation.targets is empty"
+        )
+    translator = Translator(tparams)
+    for tgt in (t for t in targets if t != src):
+        texts = [pair[f] for _, pair in keep for f in TEXT_FIELDS]
+        out = translator.translate(texts, src, tgt)
+        records = _translated_records(keep, out, tgt, run.languages)
+        name = f"{spec.name}->{tgt}"
+        checker = RowChecker(name, {}, run.languages, tgt, run.params.max_row_chars, internal=True)
+        _consume(run, name, records, checker, translated_from=spec.name, model=tparams.model)
+    log.info("translation of %s: %s", spec.name, dict(translator.stats))
+
+
+def _translated_records(
+    keep: list[tuple[int, dict]], out: list[str], tgt: str, languages: tuple[str, ...]
+) -> list[Record]:
+    triples = [tuple(out[i : i + 3]) for i in range(0, len(out), 3)]
+    detected = detect_languages(["\n".join(t) for t in triples], languages)
+    records = []
+    for (row, pair), texts, found in zip(keep, triples, detected, strict=True):
+        data = dict(zip(TEXT_FIELDS, texts, strict=True))
+        data |= {k: pair[k] for k in ("score_chosen", "score_rejected", "split")}
+        data |= {"translated_from": pair["id"], "language": tgt}
+        if all(t.strip() for t in texts) and not matches_language(
+            "\n".join(texts), tgt, languages, detected=found
+        ):
+            reason = f"translation detected as {found or 'unknown'}, expected {tgt}"
+            records.append(Record(row, None, raw_text(data), "wrong_language", reason))
+        else:
+            records.append(Record(row, data, raw_text(data)))
+    return records

@@ -1,0 +1,114 @@
+"""Streaming Parquet writers for train, test and quarantine, and the ingest report.
+
+Rows are appended in chunks (one row group each), so memory stays bounded by the chunk
+size; files are written under a temporary name and renamed on success. Every counter
+the report holds is updated here, so accepted + quarantined = read holds by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from capo.data.schema import PAIR_SCHEMA, QUARANTINE_SCHEMA, pairs_table, quarantine_table
+
+__all__ = ["OUTPUTS", "PairSink"]
+
+OUTPUTS = {
+    "train": "train.parquet",
+    "test": "test.parquet",
+    "quarantine": "quarantine.parquet",
+    "report": "ingest_report.json",
+}
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.read = self.accepted = self.quarantined = 0
+        self.reasons: Counter[str] = Counter()
+        self.languages: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "reasons": dict(sorted(self.reasons.items())),
+            "languages": {k: dict(sorted(v.items())) for k, v in sorted(self.languages.items())},
+        }
+
+
+class PairSink:
+    """Context manager writing the ingest outputs into ``out_dir`` (names in OUTPUTS)."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.sources: dict[str, _Counts] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> PairSink:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for key, schema in (("train", PAIR_SCHEMA), ("test", PAIR_SCHEMA)):
+            self._writers[key] = pq.ParquetWriter(self._tmp(key), schema)
+        self._writers["quarantine"] = pq.ParquetWriter(self._tmp("quarantine"), QUARANTINE_SCHEMA)
+        return self
+
+    def _tmp(self, key: str) -> Path:
+        return self.out_dir / f".{OUTPUTS[key]}.tmp"
+
+    def source(self, name: str, **meta: Any) -> None:
+        """Start counting a source; ``meta`` (e.g. translated_from) goes into the report."""
+        self.sources.setdefault(name, _Counts())
+        self.meta[name] = meta
+
+    def write(self, name: str, accepted: Sequence[dict], quarantined: Sequence[dict]) -> None:
+        """Append one chunk of a source: accepted pairs (with split) and quarantine rows."""
+        counts = self.sources[name]
+        counts.read += len(accepted) + len(quarantined)
+        counts.accepted += len(accepted)
+        counts.quarantined += len(quarantined)
+        counts.reasons.update(q["code"] for q in quarantined)
+        for row in accepted:
+            counts.languages[row["language"]][row["split"]] += 1
+        for split in ("train", "test"):
+            rows = [r for r in accepted if r["split"] == split]
+            if rows:
+                self._writers[split].write_table(pairs_table(rows))
+        if quarantined:
+            self._writers["quarantine"].write_table(quarantine_table(quarantined))
+
+    def report(self) -> dict[str, Any]:
+        """The ingest report: totals, per split and language, and per source."""
+        per_source = {n: {**c.as_dict(), **self.meta[n]} for n, c in self.sources.items()}
+        languages: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for counts in self.sources.values():
+            for lang, by_split in counts.languages.items():
+                languages[lang].update(by_split)
+        totals = {
+            k: sum(s[k] for s in per_source.values()) for k in ("read", "accepted", "quarantined")
+        }
+        splits = {s: sum(v[s] for v in languages.values()) for s in ("train", "test")}
+        return {
+            **totals,
+            "splits": splits,
+            "languages": {k: dict(sorted(v.items())) for k, v in sorted(languages.items())},
+            "sources": per_source,
+        }
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        if exc_type is not None:
+            for key in ("train", "test", "quarantine"):
+                self._tmp(key).unlink(missing_ok=True)
+            return
+        for key in ("train", "test", "quarantine"):
+            self._tmp(key).replace(self.out_dir / OUTPUTS[key])
+        text = json.dumps(self.report(), indent=2, sort_keys=True, ensure_ascii=False)
+        (self.out_dir / OUTPUTS["report"]).write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,181 @@
+"""Readers for ingest sources: JSONL, JSON, CSV, Parquet files and Hugging Face datasets.
+
+Each reader streams `Record`s: one per source row, numbered from 1, holding the parsed
+mapping or, when the row itself cannot be parsed (invalid JSON or UTF-8, a CSV row with
+the wrong number of fields, an oversized line), the reason it will be quarantined for.
+Problems with a whole file (missing, unreadable, truncated Parquet or JSON, a JSON file
+that is not an array, broken CSV quoting) raise CapoError naming the file and row.
+Blank lines of JSONL are not rows. Invalid UTF-8 inside CSV and JSON strings is kept as
+lone surrogates and quarantined by the row checker.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from capo.errors import CapoError
+from capo.params import SourceParams
+
+__all__ = ["FORMATS", "Record", "read_source", "source_format"]
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+FORMATS |= {".parquet": "parquet", ".pq": "parquet"}
+_BOM = b"\xef\xbb\xbf"
+_RAW_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Record:
+    """One source row: its 1-based number, the parsed mapping, or why it could not be parsed."""
+
+    row: int
+    data: dict[str, Any] | None
+    raw: str = ""
+    code: str | None = None
+    reason: str | None = None
+
+
+def raw_text(value: Any) -> str:
+    """A short, valid-UTF-8 rendering of a row for the quarantine file."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text[:_RAW_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def source_format(spec: SourceParams) -> str:
+    """The file format of a file source: its `format`, else from the file suffix."""
+    if spec.format:
+        return spec.format
+    fmt = FORMATS.get(Path(spec.path).suffix.lower())
+    if fmt is None:
+        raise CapoError(
+            f"{spec.path}: unknown file type; set format (one of jsonl, json, csv, parquet)"
+        )
+    return fmt
+
+
+def read_source(spec: SourceParams, chunk_rows: int, max_row_chars: int) -> Iterator[Record]:
+    """Stream the rows of one source (see the module docstring for what raises)."""
+    if spec.type == "hf":
+        from capo.data.hf_source import read_hf  # imports datasets only when needed
+
+        return read_hf(spec, chunk_rows)
+    path = Path(spec.path)
+    if not path.is_file():
+        raise CapoError(f"{path}: source {spec.name!r}: file not found")
+    fmt = source_format(spec)
+    if fmt == "jsonl":
+        return _read_jsonl(path, max_row_chars)
+    if fmt == "json":
+        return _read_json(path)
+    if fmt == "csv":
+        return _read_csv(path)
+    return _read_parquet(path, chunk_rows)
+
+
+def _open(path: Path, mode: str = "rb", **kwargs: Any) -> Any:
+    try:
+        return path.open(mode, **kwargs)
+    except OSError as err:
+        raise CapoError(f"{path}: cannot read: {err.strerror or err}") from err
+
+
+def _read_jsonl(path: Path, max_row_chars: int) -> Iterator[Record]:
+    with _open(path) as fh:
+        for row, line in enumerate(fh, 1):
+            line = line.removeprefix(_BOM) if row == 1 else line
+            if not line.strip():
+                continue
+            yield _parse_json_line(row, line.rstrip(b"\r\n"), max_row_chars)
+
+
+def _parse_json_line(row: int, line: bytes, max_row_chars: int) -> Record:
+    raw = raw_text(line.decode("utf-8", "backslashreplace"))
+    if len(line) > 4 * max_row_chars:  # a UTF-8 character is at most 4 bytes
+        return Record(row, None, raw, "row_too_large", f"line of {len(line)} bytes")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Record(row, None, raw, "invalid_utf8", f"invalid UTF-8 at byte {err.start}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return Record(
+            row, None, raw, "invalid_json", f"invalid JSON: {err.msg} at column {err.colno}"
+        )
+    if not isinstance(data, dict):
+        return Record(
+            row, None, raw, "not_an_object", f"expected a JSON object, got {type(data).__name__}"
+        )
+    return Record(row, data, raw)
+
+
+def _read_json(path: Path) -> Iterator[Record]:
+    with _open(path) as fh:
+        blob = fh.read()
+    text = blob.removeprefix(_BOM).decode("utf-8", "surrogateescape")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CapoError(
+            f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
+    if not isinstance(data, list):
+        raise CapoError(f"{path}: expected a JSON array of objects, got {type(data).__name__}")
+    for row, item in enumerate(data, 1):
+        if isinstance(item, dict):
+            yield Record(row, item, raw_text(item))
+        else:
+            reason = f"expected a JSON object, got {type(item).__name__}"
+            yield Record(row, None, raw_text(item), "not_an_object", reason)
+
+
+def _read_csv(path: Path) -> Iterator[Record]:
+    csv.field_size_limit(sys.maxsize)  # oversized fields are quarantined by the row checker
+    with _open(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            _check_header(path, header)
+            for row, values in enumerate(reader, 1):
+                if not values:
+                    continue
+                yield _csv_record(row, header, values)
+        except csv.Error as err:
+            raise CapoError(f"{path}: row {reader.line_num}: unreadable CSV: {err}") from None
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise CapoError(f"{path}: row 0 (header): duplicate column {dupes[0]!r}")
+
+
+def _csv_record(row: int, header: list[str], values: list[str]) -> Record:
+    raw = raw_text(",".join(values))
+    if len(values) != len(header):
+        reason = f"expected {len(header)} fields, got {len(values)}"
+        return Record(row, None, raw, "bad_csv_row", reason)
+    return Record(row, dict(zip(header, values, strict=True)), raw)
+
+
+def _read_parquet(path: Path, chunk_rows: int) -> Iterator[Record]:
+    row = 0
+    try:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            for item in batch.to_pylist():
+                row += 1
+                yield Record(row, item, raw_text(item))
+    except (OSError, pa.ArrowException) as err:
+        raise CapoError(f"{path}: unreadable Parquet after row {row}: {err}") from None

@@ -1,0 +1,132 @@
+"""Machine translation of English pairs with a Hugging Face seq2seq model, cached on disk.
+
+    from capo.data.translate import Translator
+    from capo.params import TranslationParams
+
+    tr = Translator(TranslationParams(model="facebook/nllb-200-distilled-600M", targets=("de",)))
+    tr.translate(["Which day comes after Monday?"], "en", "de")
+
+Model families: MarianMT, one model per language pair (put `{src}` and `{tgt}` in the model
+name, e.g. "Helsinki-NLP/opus-mt-{src}-{tgt}"); NLLB and M2M100, one model for all pairs,
+steered by a forced first token (`deu_Latn` for NLLB, `__de__` for M2M100), whichever the
+tokenizer knows. Texts are deduplicated, looked up in the cache, and the misses translated
+in batches sorted by length, on GPU when present.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from capo.data.translate_cache import TranslationCache, cache_key
+from capo.errors import CapoError
+from capo.params import TranslationParams
+
+__all__ = ["NLLB_CODES", "Translator", "language_token"]
+
+log = logging.getLogger(__name__)
+
+NLLB_CODES = {
+    "ar": "arb_Arab", "de": "deu_Latn", "en": "eng_Latn", "es": "spa_Latn", "fr": "fra_Latn",
+    "hi": "hin_Deva", "it": "ita_Latn", "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn",
+    "pl": "pol_Latn", "pt": "por_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn", "uk": "ukr_Cyrl",
+    "vi": "vie_Latn", "zh": "zho_Hans",
+}  # fmt: skip
+
+
+def language_token(tokenizer: Any, lang: str) -> str:
+    """The forced-BOS token of ``lang``: its NLLB code, else M2M100's `__xx__`, if in vocab."""
+    vocab = tokenizer.get_vocab()
+    candidates = [c for c in (NLLB_CODES.get(lang), f"__{lang}__") if c]
+    for token in candidates:
+        if token in vocab:
+            return token
+    raise CapoError(f"translation model has no language token for {lang!r} (tried {candidates})")
+
+
+class Translator:
+    """Translates text with the model of ``params``; ``stats`` counts batches and cache hits."""
+
+    def __init__(self, params: TranslationParams) -> None:
+        if not params.model:
+            raise CapoError("ingest.translation.model: no translation model configured")
+        self.params = params
+        self.stats: Counter[str] = Counter()
+        self._loaded: tuple[str, Any, Any] | None = None
+        self.device = _device(params.device)
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Translations of ``texts`` from ``src`` to ``tgt``, in order."""
+        name = self.params.model.format(src=src, tgt=tgt)  # type: ignore[union-attr]
+        cache = TranslationCache(self.params.cache_dir, name)
+        try:
+            keys = {t: cache_key(name, src, tgt, t) for t in dict.fromkeys(texts)}
+            done = cache.get_many(keys.values())
+            todo = [t for t, k in keys.items() if k not in done]
+            self.stats["cached"] += len(keys) - len(todo)
+            if todo:
+                fresh = self._generate(name, todo, src, tgt)
+                cache.put_many({keys[t]: out for t, out in zip(todo, fresh, strict=True)})
+                done.update({keys[t]: out for t, out in zip(todo, fresh, strict=True)})
+        finally:
+            cache.close()
+        return [done[keys[t]] for t in texts]
+
+    def _load(self, name: str) -> tuple[Any, Any]:
+        if self._loaded is None or self._loaded[0] != name:
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(name)
+                model = AutoModelForSeq2SeqLM.from_pretrained(name).to(self.device).eval()
+            except (OSError, ValueError) as err:
+                first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+                raise CapoError(
+                    f"ingest.translation.model {name!r}: cannot load: {first}"
+                ) from None
+            self._loaded = (name, tokenizer, model)
+        return self._loaded[1], self._loaded[2]
+
+    def _generate(self, name: str, texts: list[str], src: str, tgt: str) -> list[str]:
+        import torch
+
+        tokenizer, model = self._load(name)
+        kwargs: dict[str, Any] = {"max_new_tokens": self.params.max_new_tokens}
+        kwargs["num_beams"] = self.params.num_beams
+        if model.config.model_type != "marian":  # one model for all pairs: force the target
+            if hasattr(tokenizer, "src_lang"):
+                tokenizer.src_lang = language_token(tokenizer, src)
+            kwargs["forced_bos_token_id"] = tokenizer.convert_tokens_to_ids(
+                language_token(tokenizer, tgt)
+            )
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+        out: list[str] = [""] * len(texts)
+        size = self.params.batch_size
+        for start in tqdm(range(0, len(order), size), desc=f"translate {src}->{tgt}", unit="batch"):
+            idx = order[start : start + size]
+            enc = tokenizer(
+                [texts[i] for i in idx], return_tensors="pt", padding=True, truncation=True
+            )
+            enc = {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}
+            with torch.inference_mode():
+                ids = model.generate(**enc, **kwargs)
+            for i, text in zip(
+                idx, tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True
+            ):
+                out[i] = text.strip()
+            self.stats["batches"] += 1
+            self.stats["translated"] += len(idx)
+        log.info("translated %d texts %s->%s with %s", len(texts), src, tgt, name)
+        return out
+
+
+def _device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return setting
