@@ -11,9 +11,10 @@ prompt's own language. The chosen answer is the gold answer; the rejected one is
 language) or `near_miss` (a neighbouring number, or the gold answer misspelt). Annotation
 scores on a 1-10 scale follow that grading, so near misses make low-margin pairs. In the
 training split a per-language share of pairs has chosen and rejected swapped
-(`label_flipped`); the scores keep their positions, so only the model's confidence can find
-a flip. Questions are split by a hash of task and key, so a test question is never trained
-on in any language; the test split is clean.
+(`label_flipped`), drawn among same-language rejections (`rejected_kind`); the scores keep
+their positions, so only the model's confidence can find a flip. Questions are split by a
+hash of task and key, so a test question is never trained on in any language; the test
+split is clean.
 """
 
 from __future__ import annotations
@@ -151,12 +152,25 @@ def _row(
         "label_flipped": False,
         "gold": gold,
         "task": item.task,
+        "rejected_kind": kind,
     }
 
 
 def _flip(rows: list[dict[str, Any]], rate: float, rng: random.Random) -> None:
-    """Swap chosen and rejected in round(rate * len(rows)) rows; scores stay in place."""
-    for i in sorted(rng.sample(range(len(rows)), round(rate * len(rows)))):
+    """Swap chosen and rejected in round(rate * len(rows)) rows; scores stay in place.
+
+    Only same-language rejections are flipped: an annotator may confuse a near miss or a
+    wrong answer with the right one, but does not prefer an answer in another language
+    (which the validate stage's language check would catch anyway).
+    """
+    eligible = [i for i, row in enumerate(rows) if row["rejected_kind"] != "wrong_language"]
+    wanted = round(rate * len(rows))
+    if wanted > len(eligible):
+        raise CapoError(
+            f"ingest.benchmark.flip_rates: {rate} asks {wanted} flips, only {len(eligible)} "
+            "pairs have a same-language rejected answer"
+        )
+    for i in sorted(rng.sample(eligible, wanted)):
         row = rows[i]
         row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
         row["label_flipped"] = True

@@ -36,6 +36,7 @@ PAIR_SCHEMA = pa.schema(
         pa.field("label_flipped", pa.bool_(), nullable=False),  # benchmark noise; never trained on
         pa.field("gold", pa.string()),  # benchmark: the verifiable answer
         pa.field("task", pa.string()),  # benchmark: task family
+        pa.field("rejected_kind", pa.string()),  # benchmark: wrong | wrong_language | near_miss
     ]
 )
 PAIR_COLUMNS: tuple[str, ...] = tuple(PAIR_SCHEMA.names)

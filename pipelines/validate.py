@@ -1,0 +1,45 @@
+"""validate stage: Great Expectations gate over data/pairs -> data/validated + reports.
+
+    python -m pipelines.validate --params params.yaml --pairs data/pairs \
+        --out data/validated --reports reports
+
+Writes accepted train/test and quarantine Parquet, reports/validation.json and Data Docs
+under reports/data_docs, then exits 2 with a summary if the gate fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from capo.errors import CapoError
+from capo.params import load_params
+from capo.validation import load_pairs, validate_pairs, write_outputs
+from pipelines._stage import run_stage
+
+log = logging.getLogger("capo.validate")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--pairs", type=Path, default=Path("data/pairs"), help="input pairs dir")
+    parser.add_argument("--out", type=Path, default=Path("data/validated"), help="output dir")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="reports dir")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # per-store chatter
+    params = load_params(args.params).validate
+    run = validate_pairs(load_pairs(args.pairs), params, args.reports / "data_docs")
+    write_outputs(run, args.out, args.reports)
+    if not run.gate.passed:
+        raise CapoError(run.gate.summary())
+    log.info(run.gate.summary())
+
+
+if __name__ == "__main__":
+    run_stage("validate", main)

@@ -1,0 +1,248 @@
+"""validate stage core: real GX suite, quarantine, gate, errored expectations, language ID."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from babel import Locale
+from great_expectations.core import ExpectationValidationResult
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+from num2words import num2words
+
+from capo.params import ParamsError, ValidateParams, parse_section
+from capo.validation import build_suite, validate_pairs
+from capo.validation.checkpoint import run_checkpoint
+from capo.validation.language import language_mismatch
+from capo.validation.outcomes import collect_outcomes, exception_message
+from tests.validate_data import LANGUAGES, clean_pairs
+
+PARAMS = ValidateParams(languages=LANGUAGES, prompt_chars=(1, 200), max_failing_fraction=1.0)
+NOT_NULL_PROMPT = "expect_column_values_to_not_be_null(prompt)"
+DIFFER = "expect_column_pair_values_to_differ(chosen,rejected)"
+IN_LANGUAGES = "expect_column_values_to_be_in_set(language)"
+PROMPT_LENGTH = "expect_column_value_lengths_to_be_between(prompt)"
+RATIO = "expect_column_pair_value_length_ratio_to_be_between(chosen,rejected)"
+UNIQUE_ID = "expect_column_values_to_be_unique(id)"
+LEAK = "expect_column_pair_values_to_stay_in_one_split(prompt,split)"
+FINITE = "expect_column_values_to_be_between(score_chosen)"
+CHOSEN_LANG = "expect_column_pair_text_to_be_in_row_language(language,chosen)"
+PROMPT_LANG = "expect_column_pair_text_to_be_in_row_language(language,prompt)"
+
+
+def _hostile() -> tuple[pd.DataFrame, dict[str, set[str]]]:
+    """Clean pairs plus one broken row per expectation; returns expected failures by id."""
+    df = clean_pairs()
+    base = df[df["split"] == "train"].reset_index(drop=True)
+    edits = {
+        "null-prompt": ({"prompt": None}, {NOT_NULL_PROMPT}),
+        "same": ({"rejected": base.loc[1, "chosen"]}, {DIFFER}),
+        "klingon": ({"language": "tlh"}, {IN_LANGUAGES}),
+        "long-prompt": ({"prompt": "Why? " * 60}, {PROMPT_LENGTH}),
+        "ratio": ({"chosen": "Paris is the capital. " * 5, "rejected": "No"}, {RATIO}),
+        "leak": ({"prompt": df[df["split"] == "test"].iloc[0]["prompt"]}, {LEAK}),
+        "inf": ({"score_chosen": np.inf}, {FINITE}),
+        "wrong-lang": ({"chosen": "Die Hauptstadt von Frankreich ist Paris."}, {CHOSEN_LANG}),
+        "latin-hindi": (
+            {"language": "hi", "chosen": "Paris", "rejected": "London"},
+            {CHOSEN_LANG, PROMPT_LANG},
+        ),
+        "two-faults": ({"prompt": "Das ist eine deutsche Frage?", "rejected": "Paris"}, set()),
+    }
+    edits["two-faults"] = (edits["two-faults"][0], {PROMPT_LANG, DIFFER})
+    rows = []
+    for i, (key, (change, _)) in enumerate(edits.items()):
+        rows.append({**base.loc[i % 2].to_dict(), "id": key, **change})  # English rows 0/1
+    rows[-1]["chosen"] = "Paris"
+    dupes = [{**base.loc[1].to_dict(), "id": "dupe"} for _ in range(2)]
+    hostile = pd.concat([df, pd.DataFrame(rows + dupes)], ignore_index=True)
+    expected = {key: names for key, (_, names) in edits.items()} | {"dupe": {UNIQUE_ID}}
+    return hostile, expected
+
+
+@pytest.fixture(scope="module")
+def hostile_run():
+    df, expected = _hostile()
+    return df, expected, validate_pairs(df, PARAMS)
+
+
+def test_clean_pairs_pass_every_expectation():
+    run = validate_pairs(clean_pairs(), PARAMS)
+    assert run.gate.passed, run.gate.summary()
+    assert run.quarantined.empty and len(run.accepted) == len(clean_pairs())
+    assert all(o.passed for o in run.outcomes)
+    assert {o.name for o in run.outcomes} >= {DIFFER, LEAK, CHOSEN_LANG, FINITE, UNIQUE_ID}
+    assert {s: len(f) for s, f in run.accepted_splits().items()} == {"train": 18, "test": 9}
+
+
+def test_hostile_rows_reconcile_and_name_their_failures(hostile_run):
+    df, expected, run = hostile_run
+    assert len(df) == len(run.accepted) + len(run.quarantined)
+    assert run.gate.counts == {
+        "read": len(df),
+        "accepted": len(run.accepted),
+        "quarantined": len(run.quarantined),
+    }
+    got = run.quarantined.groupby("id")["failed_expectations"].first().map(set).to_dict()
+    assert got == expected  # exactly the broken rows, each with exactly its failures
+    assert set(run.accepted["id"]).isdisjoint(expected)
+    assert set(run.accepted["id"]) | set(run.quarantined["id"]) == set(df["id"])
+
+
+def test_hostile_metrics_report_each_expectation_and_language(hostile_run):
+    _, _, run = hostile_run
+    metrics = run.metrics()
+    assert metrics["expectations"][DIFFER] == {"success": False, "unexpected": 2}
+    assert metrics["errored_expectations"] == []
+    assert metrics["expectations"]["expect_table_row_count_to_be_between"]["success"] is True
+    assert metrics["languages"]["tlh"] == {"rows": 1, "quarantined": 1, "pass_rate": 0.0}
+    assert metrics["languages"]["fr"] == {"rows": 3, "quarantined": 0, "pass_rate": 1.0}
+    assert 0.0 < metrics["languages"]["en"]["pass_rate"] < 1.0
+
+
+def test_wrong_language_answers_are_quarantined_whatever_the_label_noise():
+    df = clean_pairs()
+    hindi = df.index[df["language"] == "hi"][:2]
+    df.loc[hindi, "chosen"] = "Paris"  # an answer in another language than the row's
+    df.loc[hindi[0], "label_flipped"] = True  # benchmark ground truth: never consulted
+    run = validate_pairs(df, PARAMS)
+    assert sorted(run.quarantined["id"]) == sorted(df.loc[hindi, "id"])
+
+
+def test_gate_fails_when_a_language_exceeds_the_threshold():
+    df, _ = _hostile()
+    run = validate_pairs(df, dataclasses.replace(PARAMS, max_failing_fraction=0.2))
+    assert not run.gate.passed
+    summary = run.gate.summary()
+    assert summary.startswith("validation failed:")
+    assert "language en:" in summary and "max_failing_fraction 20.0%" in summary
+    assert "language de:" not in summary  # German rows are all clean
+    assert CHOSEN_LANG in summary  # the most-failed expectations are named
+
+
+def test_table_level_failure_fails_the_gate_even_with_no_bad_rows():
+    df = clean_pairs().drop(columns=["source"])
+    run = validate_pairs(df, PARAMS)
+    assert not run.gate.passed
+    assert any(
+        "table-level expectation failed: expect_table_columns_to_match_set" in p
+        for p in run.gate.problems
+    )
+
+
+def test_errored_expectation_is_an_error_never_a_pass():
+    df = clean_pairs()
+    df["score_chosen"] = "high"  # text scores: comparing them with numbers raises inside GX
+    run = validate_pairs(df, PARAMS)
+    errored = [o for o in run.outcomes if o.error is not None]
+    assert [o.name for o in errored] == [FINITE]
+    assert not errored[0].passed and not run.metrics()["expectations"][FINITE]["success"]
+    assert run.metrics()["errored_expectations"] == [FINITE]
+    assert not run.gate.passed
+    assert any(
+        p.startswith(f"expectation errored (counts as failed): {FINITE}") for p in run.gate.problems
+    )
+    assert (
+        "table-level expectation failed: expect_column_values_to_be_in_type_list(score_chosen)"
+        in run.gate.problems
+    )
+
+
+def test_non_text_column_fails_the_gate_as_a_whole():
+    df = clean_pairs()
+    df["rejected"] = np.arange(len(df))  # ints pass GX's length check, not the type check
+    run = validate_pairs(df, PARAMS)
+    name = "expect_column_values_to_be_of_type(rejected)"
+    assert run.metrics()["expectations"][name]["success"] is False
+    assert f"{name} failed for the column as a whole (no rows to quarantine)" in run.gate.problems
+
+
+def test_outcome_with_exception_info_never_passes_even_if_gx_says_success():
+    config = ExpectationConfiguration(
+        type="expect_column_values_to_not_be_null",
+        kwargs={"column": "x"},
+        meta={"capo_name": "nn(x)"},
+    )
+    nested = {"MetricConfigurationID(x)": {"raised_exception": True, "exception_message": "boom"}}
+    for info in ({"raised_exception": True, "exception_message": "boom"}, nested):
+        result = ExpectationValidationResult(
+            success=True, expectation_config=config, exception_info=info, result={}
+        )
+        (outcome,) = collect_outcomes(type("R", (), {"results": [result]})())
+        assert outcome.error == "boom" and not outcome.passed and not outcome.success
+    assert exception_message({"raised_exception": False, "exception_message": None}) is None
+
+
+def test_missing_column_expectation_reports_exception_info_through_real_gx():
+    suite = build_suite(PARAMS, ["score_chosen"])
+    result = run_checkpoint(clean_pairs().drop(columns=["score_chosen"]), suite)
+    (finite,) = [r for r in result.results if r.expectation_config.meta["capo_name"] == FINITE]
+    assert finite.success is False and exception_message(finite.exception_info)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "bad"),
+    [
+        ("five", "hi", True),  # short, wrong script
+        ("पाँच", "hi", False),
+        ("三月", "ja", False),  # Han only: Japanese and Chinese alike
+        ("二千二十一年十二月三十一日", "ja", False),  # long kanji-only Japanese: lingua says zh
+        ("これは日本語で書かれた長い文章です。", "zh", True),  # kana: Japanese, not Chinese
+        ("fünf", "en", False),  # short: Latin is all we can tell
+        ("42", "ar", False),  # no letters
+        ("Die Hauptstadt von Frankreich ist Paris.", "en", True),
+        ("The capital of France is Paris.", "en", False),
+        ("Сегодня в Москве солнечно и тепло.", "ru", False),
+        ("Today it is sunny and warm in Moscow.", "ru", True),
+        ("Today it is sunny and warm in Moscow.", "tlh", False),  # not configured: not judged here
+    ],
+)
+def test_language_mismatch(text, language, bad):
+    mask = language_mismatch(pd.Series([text]), pd.Series([language]), LANGUAGES, 12)
+    assert mask.tolist() == [bad]
+
+
+def _short_real_answers() -> pd.DataFrame:
+    """Month and day names (Babel CLDR) and number words 1-31 (num2words) per language."""
+    rows = []
+    for code in LANGUAGES:
+        locale = Locale.parse(code)
+        words = {
+            name
+            for context in ("format", "stand-alone")
+            for names in (locale.months[context]["wide"], locale.days[context]["wide"])
+            for name in names.values()
+        }
+        with contextlib.suppress(NotImplementedError):  # num2words lacks hi and zh
+            words |= {num2words(n, lang=code) for n in range(1, 32)}
+        rows += [(code, word) for word in sorted(words)]
+    return pd.DataFrame(rows, columns=["language", "text"])
+
+
+def test_short_real_answers_false_rejection_rate_and_wrong_script_detection():
+    answers = _short_real_answers()
+    assert len(answers) >= 300
+    frr = language_mismatch(answers["text"], answers["language"], LANGUAGES, 12).mean()
+    assert frr == 0.0  # measured: 5% if every short answer went to lingua (min_chars=0)
+    assert language_mismatch(answers["text"], answers["language"], LANGUAGES, 0).mean() > 0.02
+    # the script check still catches answers in the wrong script: English words as Hindi ...
+    english = answers[answers["language"] == "en"]["text"]
+    as_hindi = pd.Series(["hi"] * len(english))
+    assert language_mismatch(english.reset_index(drop=True), as_hindi, LANGUAGES, 12).all()
+    # ... and Russian ones as Arabic
+    russian = answers[answers["language"] == "ru"]["text"].reset_index(drop=True)
+    assert language_mismatch(russian, pd.Series(["ar"] * len(russian)), LANGUAGES, 12).all()
+
+
+def test_validate_params_parse_and_reject_bad_bounds():
+    parsed = parse_section(
+        ValidateParams, {"languages": ["en", "de"], "length_ratio": [0.1, 10]}, "params.validate"
+    )
+    assert parsed.languages == ("en", "de") and parsed.length_ratio == (0.1, 10.0)
+    with pytest.raises(ParamsError, match="prompt_chars"):
+        parse_section(ValidateParams, {"prompt_chars": [10, 1]}, "params.validate")
+    with pytest.raises(ParamsError, match=r"params\.validate\.typo"):
+        parse_section(ValidateParams, {"typo": 1}, "params.validate")

@@ -1,0 +1,113 @@
+"""validate stage entry point: outputs, Data Docs readable offline, exit 2 on a failed gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from capo.errors import CapoError
+from capo.validation.docs import OFFLINE_STYLE_ID
+from pipelines.validate import main
+from tests.validate_data import clean_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_inputs(tmp_path: Path, df: pd.DataFrame, max_failing: float = 0.05) -> list[str]:
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for split in ("train", "test"):
+        df[df["split"] == split].to_parquet(pairs / f"{split}.parquet", index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"validate:\n  max_failing_fraction: {max_failing}\n", encoding="utf-8")
+    return [
+        "--params",
+        str(params),
+        "--pairs",
+        str(pairs),
+        "--out",
+        str(tmp_path / "out"),
+        "--reports",
+        str(tmp_path / "reports"),
+    ]
+
+
+def _hostile() -> pd.DataFrame:
+    df = clean_pairs()
+    german = df["language"] == "de"
+    df.loc[german, "chosen"] = "The capital of France is Paris, not London."  # wrong language
+    return df
+
+
+def test_stage_writes_outputs_and_offline_data_docs(tmp_path):
+    main(_write_inputs(tmp_path, clean_pairs()))
+    out, reports = tmp_path / "out", tmp_path / "reports"
+    train, test = pd.read_parquet(out / "train.parquet"), pd.read_parquet(out / "test.parquet")
+    quarantine = pd.read_parquet(out / "quarantine.parquet")
+    assert (len(train), len(test), len(quarantine)) == (18, 9, 0)
+    assert "failed_expectations" in quarantine.columns
+    metrics = json.loads((reports / "validation.json").read_text(encoding="utf-8"))
+    assert metrics["passed"] is True and metrics["rows"]["read"] == 27
+    assert metrics["languages"]["ja"] == {"rows": 3, "quarantined": 0, "pass_rate": 1.0}
+
+    docs = reports / "data_docs"
+    assert (docs / "index.html").is_file()
+    (page,) = (docs / "validations").rglob("*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "capo_pairs" in html and f'id="{OFFLINE_STYLE_ID}"' in html
+    # the results are in the HTML itself, not fetched by JavaScript from a CDN
+    assert "chosen must differ from rejected" in html and "must be identified as" in html
+    assert html.index(OFFLINE_STYLE_ID) < html.index("bootstrap.min.css")  # CDN CSS wins online
+    assert "capo_pairs" in (docs / "expectations" / "capo_pairs.html").read_text(encoding="utf-8")
+
+
+def test_rerun_replaces_the_previous_data_docs(tmp_path):
+    args = _write_inputs(tmp_path, clean_pairs())
+    main(args)
+    main(args)
+    assert len(list((tmp_path / "reports" / "data_docs" / "validations").rglob("*.html"))) == 1
+
+
+def test_gate_failure_raises_capo_error_after_writing_outputs(tmp_path):
+    with pytest.raises(CapoError, match=r"language de: 3/3 rows \(100\.0%\) quarantined"):
+        main(_write_inputs(tmp_path, _hostile()))
+    quarantine = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
+    assert set(quarantine["language"]) == {"de"}
+    names = {name for names in quarantine["failed_expectations"] for name in names}
+    assert names == {"expect_column_pair_text_to_be_in_row_language(language,chosen)"}
+    metrics = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
+    assert metrics["passed"] is False and metrics["languages"]["de"]["pass_rate"] == 0.0
+
+
+def test_missing_input_is_a_capo_error(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("validate: {}\n", encoding="utf-8")
+    with pytest.raises(CapoError, match=r"train\.parquet: cannot read pairs"):
+        main(["--params", str(params), "--pairs", str(tmp_path / "nowhere")])
+
+
+@pytest.mark.slow
+def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
+    args = _write_inputs(tmp_path, _hostile())
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.validate", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "validate: error: validation failed: 27 rows read, 24 accepted, 3 quarantined"
+        in proc.stderr
+    )
+    assert "language de:" in proc.stderr and "Traceback" not in proc.stderr
