@@ -1,0 +1,123 @@
+"""Per-pair and per-language evaluation metrics: pure functions over arrays and DataFrames.
+
+r_w, r_l = implicit_rewards(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta=0.1)
+reward_accuracy(r_w, r_l)        # TRL's rewards/accuracies: mean(r_w > r_l)
+reward_margin(r_w, r_l)          # TRL's rewards/margins:    mean(r_w - r_l)
+answer_matches("Twenty-four.", "twenty four")   # True
+summary = summarize(per_pair_frame, ["reward_accuracy", "generation_accuracy"])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "answer_matches",
+    "first_line",
+    "implicit_rewards",
+    "normalize_answer",
+    "relative_change",
+    "reward_accuracy",
+    "reward_margin",
+    "summarize",
+]
+
+_SPACE = re.compile(r"\s+")
+
+
+def implicit_rewards(
+    policy_chosen_logps: np.ndarray,
+    policy_rejected_logps: np.ndarray,
+    ref_chosen_logps: np.ndarray,
+    ref_rejected_logps: np.ndarray,
+    beta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """DPO implicit rewards r = beta * (log pi - log pi_ref), each of shape (N,).
+
+    Log-probs are summed over completion tokens (DESIGN.md §1), as TRL 1.16 computes
+    ``chosen_rewards``/``rejected_rewards``.
+    """
+    pc, pr, rc, rr = (
+        np.asarray(x, dtype=np.float64)
+        for x in (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
+    )
+    return beta * (pc - rc), beta * (pr - rr)
+
+
+def reward_accuracy(chosen_rewards: np.ndarray, rejected_rewards: np.ndarray) -> float:
+    """Share of pairs with r_w > r_l (ties count as wrong, as in TRL); NaN for no pairs."""
+    chosen, rejected = np.asarray(chosen_rewards), np.asarray(rejected_rewards)
+    return float(np.mean(chosen > rejected)) if chosen.size else math.nan
+
+
+def reward_margin(chosen_rewards: np.ndarray, rejected_rewards: np.ndarray) -> float:
+    """Mean of r_w - r_l over pairs; NaN for no pairs."""
+    chosen, rejected = np.asarray(chosen_rewards), np.asarray(rejected_rewards)
+    return float(np.mean(chosen - rejected)) if chosen.size else math.nan
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a generation: answers are one line, the rest is rambling."""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def normalize_answer(text: str) -> str:
+    """Unicode NFKC, casefold, drop punctuation (categories P*) and all whitespace."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    return _SPACE.sub("", text)
+
+
+def answer_matches(answer: str, gold: str) -> bool:
+    """True when the normalised answer equals the normalised, non-empty gold answer."""
+    target = normalize_answer(gold)
+    return bool(target) and normalize_answer(answer) == target
+
+
+def relative_change(new: float | None, base: float | None) -> float | None:
+    """(new - base) / |base|; 0.0 when both are 0, None when base is 0 (or a value missing)."""
+    if new is None or base is None or math.isnan(new) or math.isnan(base):
+        return None
+    if base == 0:
+        return 0.0 if new == 0 else None
+    return (new - base) / abs(base)
+
+
+def _clean(value: Any) -> float | None:
+    """A JSON-safe float: NaN (no rows) becomes None."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _means(frame: pd.DataFrame, columns: Sequence[str], sums: Sequence[str]) -> dict[str, Any]:
+    """Column means over their non-null rows, the row count and integer column sums."""
+    out: dict[str, Any] = {c: _clean(frame[c].astype(float).mean()) for c in columns}
+    out["pairs"] = len(frame)
+    out.update({c: int(frame[c].fillna(0).astype(int).sum()) for c in sums})
+    return out
+
+
+def summarize(
+    frame: pd.DataFrame, columns: Sequence[str], by: str = "language", sums: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """{"overall": {col: mean, "pairs": n}, "per_language": {lang: {...}}}.
+
+    Means skip nulls, so a column that exists only for some rows (generation accuracy on
+    verifiable pairs) averages over those rows; a group with none gets None. ``sums`` are
+    counted (e.g. a 0/1 ``verifiable`` column).
+    """
+    per_group = {
+        str(key): _means(group, columns, sums)
+        for key, group in frame.groupby(by, sort=True, dropna=False)
+    }
+    return {"overall": _means(frame, columns, sums), "per_language": per_group}

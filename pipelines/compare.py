@@ -1,0 +1,117 @@
+"""DVC stage `compare`: CAPO against every baseline per language, as Markdown, HTML and JSON.
+
+    python -m pipelines.compare
+    python -m pipelines.compare --metrics metrics --out-md /tmp/comparison.md
+
+Reads the evaluate stage's metrics/<loss>.json for every loss in train.losses, the training
+curves dvclive wrote, and the candidate's per-pair CAPO weights with the training split's
+label_flipped for the noise analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from capo.compare import compare_losses, headline, load_metrics, read_curves, report_tables
+from capo.compare_render import render_html, render_markdown
+from capo.errors import CapoError
+from capo.evaluation.noise import noise_weights
+from capo.params import Params, load_params
+from capo.plots import comparison_figures
+from pipelines._stage import run_stage
+
+logger = logging.getLogger("capo.pipelines.compare")
+
+
+def _read_parquet(path: Path, required: set[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise CapoError(f"{path}: no such file")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise CapoError(f"{path}: cannot read Parquet: {err}") from err
+    missing = sorted(required - set(table.columns))
+    if missing:
+        raise CapoError(f"{path}: missing columns {missing}")
+    return table
+
+
+def noise_analysis(train_path: Path, weights_path: Path) -> dict[str, Any] | None:
+    """noise_weights of the training split, or None when it has no label_flipped column."""
+    train = _read_parquet(train_path, {"id", "language"})
+    if "label_flipped" not in train.columns or not train["label_flipped"].notna().any():
+        logger.warning("%s has no label_flipped: no noise analysis", train_path)
+        return None
+    return noise_weights(train, _read_parquet(weights_path, {"id", "w"}))
+
+
+def _check_losses(params: Params) -> list[str]:
+    losses, cfg = list(params.train.losses), params.compare
+    for name in (cfg.candidate, cfg.baseline):
+        if name not in losses:
+            raise CapoError(f"compare: loss {name!r} is not in params train.losses {losses}")
+    return losses
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def compare(args: argparse.Namespace, params: Params) -> dict[str, Any]:
+    """Build and write the report, charts and comparison JSON; returns the JSON."""
+    losses, cfg = _check_losses(params), params.compare
+    metrics = load_metrics(Path(args.metrics), losses)
+    weights = Path(args.weights or Path(args.models) / cfg.candidate / "pair_weights.parquet")
+    noise = noise_analysis(Path(args.train), weights)
+    comparison = compare_losses(metrics, cfg.candidate, cfg.baseline, cfg.worse_tolerance, noise)
+    figures = comparison_figures(
+        metrics,
+        comparison,
+        cfg.candidate,
+        Path(args.figures),
+        noise=noise,
+        curves=read_curves(Path(args.live), losses),
+        dpi=cfg.dpi,
+    )
+    title = f"{cfg.candidate} against the baselines, per language"
+    lines = headline(comparison, cfg.candidate, cfg.baseline)
+    tables = report_tables(comparison, metrics, cfg.candidate, noise)
+    md_path = Path(args.out_md)
+    _write(md_path, render_markdown(title, lines, tables, figures, relative_to=md_path.parent))
+    _write(Path(args.out_html), render_html(title, lines, tables, figures))
+    _write(Path(args.out_json), json.dumps(comparison, indent=2) + "\n")
+    for line in lines:
+        logger.info("%s", line)
+    return comparison
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and write the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--metrics", default="metrics", help="folder of <loss>.json")
+    parser.add_argument("--live", default="dvclive/train", help="folder of dvclive <loss> dirs")
+    parser.add_argument("--train", default="data/validated/train.parquet")
+    parser.add_argument("--models", default="models", help="folder of trained <loss> models")
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="CAPO pair weights; default <models>/<candidate>/pair_weights.parquet",
+    )
+    parser.add_argument("--out-md", default="reports/comparison.md")
+    parser.add_argument("--out-html", default="reports/comparison.html")
+    parser.add_argument("--out-json", default="reports/comparison.json")
+    parser.add_argument("--figures", default="reports/figures")
+    args = parser.parse_args(argv)
+    compare(args, load_params(args.params))
+
+
+if __name__ == "__main__":
+    run_stage("compare", main)
