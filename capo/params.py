@@ -192,9 +192,9 @@ class PolicyParams:
     hidden_size: int = 128  # builtin-tiny: hidden width
     num_layers: int = 2  # builtin-tiny: decoder layers
     num_heads: int = 4  # builtin-tiny: attention heads
-    sft_epochs: float = 2.0  # SFT epochs on prompt+chosen; 0 = no SFT (hub models only)
+    sft_epochs: float = 4.0  # SFT epochs on prompt+chosen; 0 = no SFT (hub models only)
     sft_batch_size: int = 16  # SFT examples per step
-    sft_learning_rate: float = 2e-3  # SFT peak learning rate (tiny random init: high)
+    sft_learning_rate: float = 3e-3  # SFT peak learning rate (tiny random init: high)
 
     def __post_init__(self) -> None:
         for name in ("max_length", "vocab_size", "hidden_size", "num_layers", "num_heads"):

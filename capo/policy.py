@@ -1,0 +1,152 @@
+"""The policy stage: load a Hugging Face model or build the tiny one, then SFT it on chosen answers.
+
+    policy, tokenizer = prepare_policy(params.policy, train_df, out_dir, seed=params.seed)
+
+Prompt format (shared by SFT, the reference log-probs, DPO training and generation): plain
+text, ``prompt + completion + eos``, exactly what TRL's DPOTrainer builds from string
+datasets. SFT uses TRL's prompt-completion format, which tokenises the prompt and
+prompt+completion the same way DPOTrainer does and trains only on the completion and its EOS,
+so the policy learns to answer right after the prompt and stop. Generation feeds
+``tokenizer(prompt)`` and decodes until EOS. A hub model gets no chat template applied; the
+data is plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from capo.errors import CapoError
+from capo.params import BUILTIN_MODEL, PolicyParams
+from capo.tiny import CHAT_TEMPLATE, build_tiny_llama, train_tokenizer
+
+__all__ = ["build_builtin_policy", "load_pretrained", "make_sft_trainer", "prepare_policy", "sft"]
+
+logger = logging.getLogger(__name__)
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).exists() or name.count("/") > 1
+
+
+def load_pretrained(name: str, trust_remote_code: bool = False) -> tuple[PreTrainedModel, Any]:
+    """Load a causal LM and its tokenizer (hub id or local directory), safetensors weights only."""
+    if _looks_local(name):
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise CapoError(f"no such model directory: {path}")
+        if not any(path.glob("*.safetensors")):
+            raise CapoError(f"{path}: no *.safetensors weights (other formats are not loaded)")
+        name = str(path)
+    kwargs = {"trust_remote_code": trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, **kwargs)
+    except (OSError, ValueError) as err:
+        raise CapoError(f"cannot load model {name!r} (safetensors only): {err}") from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token is None:
+        raise CapoError(f"tokenizer of {name!r} has no EOS token")
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return model, tokenizer
+
+
+def build_builtin_policy(
+    params: PolicyParams, texts: list[str], seed: int
+) -> tuple[PreTrainedModel, Any]:
+    """Train a byte-level BPE tokenizer on ``texts`` and build the tiny Llama from params."""
+    tokenizer = train_tokenizer(texts, vocab_size=params.vocab_size)
+    model = build_tiny_llama(
+        tokenizer,
+        hidden_size=params.hidden_size,
+        num_layers=params.num_layers,
+        num_heads=params.num_heads,
+        max_position_embeddings=params.max_length,
+        seed=seed,
+    )
+    n = sum(p.numel() for p in model.parameters())
+    logger.info("built tiny Llama: %d tokens vocab, %.2f M parameters", len(tokenizer), n / 1e6)
+    return model, tokenizer
+
+
+def make_sft_trainer(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    pairs: pd.DataFrame,
+    params: PolicyParams,
+    seed: int,
+    output_dir: str | Path,
+) -> Any:
+    """TRL SFTTrainer on prompt -> chosen in TRL's prompt-completion format (the DPO format)."""
+    from trl import SFTConfig, SFTTrainer
+
+    data = Dataset.from_dict({"prompt": list(pairs["prompt"]), "completion": list(pairs["chosen"])})
+    args = SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=params.sft_epochs,
+        per_device_train_batch_size=params.sft_batch_size,
+        learning_rate=params.sft_learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        max_length=params.max_length,
+        completion_only_loss=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        use_cpu=not torch.cuda.is_available(),
+        seed=seed,
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+    )
+    return SFTTrainer(model, args=args, train_dataset=data, processing_class=tokenizer)
+
+
+def sft(
+    model: PreTrainedModel, tokenizer: Any, pairs: pd.DataFrame, params: PolicyParams, seed: int
+) -> list[dict[str, float]]:
+    """Fine-tune ``model`` in place on prompt -> chosen; returns the trainer's loss log."""
+    with tempfile.TemporaryDirectory(prefix="capo-sft-") as tmp:
+        trainer = make_sft_trainer(model, tokenizer, pairs, params, seed, tmp)
+        trainer.train()
+    return [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
+
+
+def _training_texts(pairs: pd.DataFrame) -> list[str]:
+    return [
+        text for col in ("prompt", "chosen", "rejected") for text in pairs[col].astype(str).tolist()
+    ]
+
+
+def prepare_policy(
+    params: PolicyParams, pairs: pd.DataFrame, out_dir: str | Path, seed: int = 0
+) -> tuple[PreTrainedModel, Any]:
+    """Load or build the policy, SFT it on ``pairs`` (prompt, chosen), save it to ``out_dir``."""
+    missing = {"prompt", "chosen", "rejected"} - set(pairs.columns)
+    if missing:
+        raise CapoError(f"training pairs lack columns {sorted(missing)}")
+    if params.model == BUILTIN_MODEL:
+        model, tokenizer = build_builtin_policy(params, _training_texts(pairs), seed)
+        if params.sft_epochs == 0:
+            logger.warning("policy.sft_epochs is 0: the tiny policy stays untrained")
+    else:
+        model, tokenizer = load_pretrained(params.model, params.trust_remote_code)
+    log: list[dict[str, float]] = []
+    if params.sft_epochs > 0:
+        log = sft(model, tokenizer, pairs, params, seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)  # safetensors: transformers 5 writes nothing else
+    tokenizer.save_pretrained(out)
+    (out / "sft_log.json").write_text(json.dumps(log, indent=1), encoding="utf-8")
+    logger.info("policy saved to %s", out)
+    return model, tokenizer

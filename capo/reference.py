@@ -1,0 +1,179 @@
+"""Reference log-probs of chosen and rejected completions, batched with length bucketing.
+
+    table = reference_logps(model, tokenizer, pairs, batch_size=32, max_length=256)
+
+Each pair is tokenised exactly as TRL 1.16's DPOTrainer does for plain-text datasets (EOS
+appended to both completions, the completion starting where the tokenised prompt and
+prompt+completion diverge) and collated by TRL's own ``DataCollatorForPreference`` with the
+same ``max_length`` truncation, so the sums equal DPOTrainer's precomputed reference
+log-probs (tests/test_reference.py checks this against ``precompute_ref_log_probs=True``).
+Pairs are sorted by length, batched and restored to their order, so batches carry little
+padding.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+from capo.errors import CapoError
+
+__all__ = ["REFERENCE_COLUMNS", "pair_logps", "read_table", "reference_logps", "tokenize_pairs"]
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_COLUMNS = [
+    "id",
+    "ref_chosen_logps",
+    "ref_rejected_logps",
+    "prompt_tokens",
+    "chosen_tokens",
+    "rejected_tokens",
+]
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def tokenize_pairs(tokenizer: Any, pairs: pd.DataFrame) -> list[dict[str, list[int]]]:
+    """prompt_ids/chosen_ids/rejected_ids per pair, as TRL's DPOTrainer tokenises strings."""
+    eos = tokenizer.eos_token
+    examples = []
+    for prompt, chosen, rejected in zip(
+        pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True
+    ):
+        chosen = chosen if chosen.endswith(eos) else chosen + eos
+        rejected = rejected if rejected.endswith(eos) else rejected + eos
+        prompt_ids = tokenizer(text=prompt)["input_ids"]
+        chosen_full = tokenizer(text=prompt + chosen)["input_ids"]
+        rejected_full = tokenizer(text=prompt + rejected)["input_ids"]
+        n = min(_common_prefix(prompt_ids, chosen_full), _common_prefix(prompt_ids, rejected_full))
+        examples.append(
+            {
+                "prompt_ids": prompt_ids[:n],
+                "chosen_ids": chosen_full[n:],
+                "rejected_ids": rejected_full[n:],
+            }
+        )
+    return examples
+
+
+def _batches(lengths: list[int], batch_size: int, bucket: bool) -> list[list[int]]:
+    """Index batches; with ``bucket`` the longest pairs come first so peak memory shows early."""
+    order = list(range(len(lengths)))
+    if bucket:
+        order.sort(key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.no_grad()
+def _batch_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Summed completion log-probs, shape (2B,): chosen rows first, then rejected."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["input_ids"][:, 1:]
+    mask = batch["completion_mask"][:, 1:].bool()
+    logps = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    token_logps = logps.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    return token_logps.masked_fill(~mask, 0.0).sum(dim=1)
+
+
+def pair_logps(
+    model: Any,
+    examples: list[dict[str, list[int]]],
+    *,
+    pad_token_id: int,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    bucket: bool = True,
+    desc: str = "log-probs",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Summed completion log-probs of chosen and rejected under ``model``, in input order."""
+    collate = DataCollatorForPreference(pad_token_id=pad_token_id, max_length=max_length)
+    lengths = [
+        len(e["prompt_ids"]) + max(len(e["chosen_ids"]), len(e["rejected_ids"])) for e in examples
+    ]
+    device = next(model.parameters()).device
+    chosen = np.zeros(len(examples))
+    rejected = np.zeros(len(examples))
+    was_training = model.training
+    model.eval()
+    try:
+        for idx in tqdm(_batches(lengths, batch_size, bucket), desc=desc, unit="batch"):
+            batch = collate([examples[i] for i in idx])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            sums = _batch_logps(model, batch).double().cpu().numpy()
+            chosen[idx], rejected[idx] = sums[: len(idx)], sums[len(idx) :]
+    finally:
+        model.train(was_training)
+    return chosen, rejected
+
+
+def reference_logps(
+    model: Any,
+    tokenizer: Any,
+    pairs: pd.DataFrame,
+    *,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    bucket: bool = True,
+    desc: str = "reference log-probs",
+) -> pd.DataFrame:
+    """One row per pair, keyed by ``id``: ref_chosen_logps, ref_rejected_logps, token counts."""
+    missing = {"id", "prompt", "chosen", "rejected"} - set(pairs.columns)
+    if missing:
+        raise CapoError(f"pairs lack columns {sorted(missing)}")
+    if pairs["id"].duplicated().any():
+        raise CapoError(f"duplicate pair id {pairs['id'][pairs['id'].duplicated()].iloc[0]!r}")
+    examples = tokenize_pairs(tokenizer, pairs)
+    chosen, rejected = pair_logps(
+        model,
+        examples,
+        pad_token_id=tokenizer.pad_token_id,
+        batch_size=batch_size,
+        max_length=max_length,
+        bucket=bucket,
+        desc=desc,
+    )
+    cap = max_length or 1 << 30
+
+    def kept(e: dict[str, list[int]], key: str) -> int:
+        return max(0, min(len(e["prompt_ids"]) + len(e[key]), cap) - len(e["prompt_ids"]))
+
+    return pd.DataFrame(
+        {
+            "id": pairs["id"].astype(str).to_numpy(),
+            "ref_chosen_logps": chosen,
+            "ref_rejected_logps": rejected,
+            "prompt_tokens": [min(len(e["prompt_ids"]), cap) for e in examples],
+            "chosen_tokens": [kept(e, "chosen_ids") for e in examples],
+            "rejected_tokens": [kept(e, "rejected_ids") for e in examples],
+        }
+    )
+
+
+def read_table(path: str | Path, columns: set[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet table, failing with a CapoError that names the file and missing columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise CapoError(f"{path}: no such file")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise CapoError(f"{path}: cannot read Parquet: {err}") from err
+    missing = sorted((columns or set()) - set(table.columns))
+    if missing:
+        raise CapoError(f"{path}: missing columns {missing}")
+    return table

@@ -1,0 +1,266 @@
+"""The train stage: one preference-training run per loss through CAPOTrainer, resumable.
+
+    trainer = train_loss("capo", params, "models/policy", train_df, test_df,
+                         out_dir="models/capo", checkpoint_dir="checkpoints/capo")
+
+Reference log-probs come from the reference stage as dataset columns, so no reference model
+is held in memory. ``params.train.batch_size`` is the global batch: with N processes
+(``accelerate launch``, ``torchrun``) each takes batch_size / N, so the loss curve does not
+depend on N. A run whose checkpoint directory holds checkpoints of the same inputs (a fingerprint of
+params, data and policy) resumes from the last one and ends with the same weights as an
+uninterrupted run. At the end the merged model is saved (safetensors) with the per-pair CAPO
+weights of the final model over the training pairs (``pair_weights.parquet``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from accelerate import PartialState
+from datasets import Dataset
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from capo.errors import CapoError
+from capo.loss import capo_weights
+from capo.params import KNOWN_LOSSES, Params
+from capo.policy import load_pretrained
+from capo.reference import pair_logps, tokenize_pairs
+from capo.trainer import SCORE_COLUMNS, CAPOConfig, CAPOTrainer
+
+__all__ = [
+    "attach_reference",
+    "loss_hyperparameters",
+    "make_config",
+    "pair_weights",
+    "train_loss",
+]
+
+logger = logging.getLogger(__name__)
+
+REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
+FINGERPRINT_FILE = "capo_fingerprint.json"
+
+
+def loss_hyperparameters(loss: str, params: Params) -> dict[str, float]:
+    """beta/gamma/tau/kappa/label_smoothing of ``loss``: params.loss plus train.loss_overrides."""
+    if loss not in KNOWN_LOSSES:
+        raise CapoError(f"unknown loss {loss!r} (known: {', '.join(KNOWN_LOSSES)})")
+    if loss not in params.train.losses:
+        raise CapoError(f"loss {loss!r} is not in params train.losses {list(params.train.losses)}")
+    values = {k: v for k, v in dataclasses.asdict(params.loss).items() if k != "type"}
+    values.update(params.train.loss_overrides.get(loss, {}))
+    return values
+
+
+def attach_reference(pairs: pd.DataFrame, reference: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``pairs`` with the reference columns joined on ``id``; every pair must have a row."""
+    ref = reference.drop_duplicates("id").set_index("id")
+    missing = ~pairs["id"].isin(ref.index)
+    if missing.any():
+        ids = pairs["id"][missing].head(3).tolist()
+        raise CapoError(f"{where}: no reference log-probs for {missing.sum()} pair ids, e.g. {ids}")
+    joined = pairs.copy()
+    for col in REF_COLUMNS:
+        joined[col] = ref.loc[pairs["id"], col].to_numpy()
+        if joined[col].isna().any():
+            bad = joined["id"][joined[col].isna()].iloc[0]
+            raise CapoError(f"{where}: {col} is missing for pair id {bad!r}")
+    return joined
+
+
+def _dataset(pairs: pd.DataFrame) -> Dataset:
+    """Only the columns training may see: never label_flipped, gold or language."""
+    cols = ["prompt", "chosen", "rejected", *REF_COLUMNS]
+    cols += [c for c in SCORE_COLUMNS if c in pairs.columns]
+    return Dataset.from_pandas(pairs[cols].reset_index(drop=True), preserve_index=False)
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOConfig:
+    """CAPOConfig of one matrix entry; the global batch is split over processes."""
+    train, hyper = params.train, loss_hyperparameters(loss, params)
+    per_step = _world_size() * train.gradient_accumulation_steps
+    if train.batch_size % per_step:
+        raise CapoError(f"train.batch_size {train.batch_size} not divisible by {per_step}")
+    return CAPOConfig(
+        output_dir=str(checkpoint_dir),
+        loss_type=[loss],
+        **hyper,
+        num_train_epochs=train.epochs,
+        max_steps=train.max_steps,
+        per_device_train_batch_size=train.batch_size // per_step,
+        per_device_eval_batch_size=train.batch_size // per_step,
+        gradient_accumulation_steps=train.gradient_accumulation_steps,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=train.warmup_ratio,
+        weight_decay=train.weight_decay,
+        max_grad_norm=train.max_grad_norm,
+        logging_steps=train.logging_steps,
+        eval_strategy="steps" if train.eval_steps else "no",
+        eval_steps=train.eval_steps or None,
+        save_strategy="steps",
+        save_steps=train.save_steps,
+        save_total_limit=train.save_total_limit,
+        seed=params.seed,
+        data_seed=params.seed,
+        max_length=params.policy.max_length,
+        precompute_ref_log_probs=True,
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+    )
+
+
+def _fingerprint(loss: str, params: Params, policy_dir: Path, data: list[pd.DataFrame]) -> str:
+    """Hash of everything a checkpoint depends on: params, data, policy files, world size."""
+    h = hashlib.sha256()
+    section = {k: dataclasses.asdict(getattr(params, k)) for k in ("loss", "train", "policy")}
+    h.update(json.dumps([loss, params.seed, section, _world_size()], default=str).encode())
+    for frame in data:
+        h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes())
+    for path in sorted(policy_dir.iterdir()):
+        with path.open("rb") as f:  # name, size and the first MiB: cheap for large weights
+            h.update(f"{path.name}:{path.stat().st_size}".encode() + f.read(1 << 20))
+    return h.hexdigest()
+
+
+def _resume_from(checkpoint_dir: Path, fingerprint: str) -> str | None:
+    """The last checkpoint when it was made from the same inputs, else None (stale ones go)."""
+    stamp = checkpoint_dir / FINGERPRINT_FILE
+    same = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    last = get_last_checkpoint(str(checkpoint_dir)) if same else None
+    if last:
+        logger.info("resuming from %s", last)
+        return last
+    if PartialState().is_main_process:  # runs first (main_process_first): cleans up, stamps
+        if checkpoint_dir.is_dir() and not same:
+            logger.warning("%s holds checkpoints of other inputs: removing them", checkpoint_dir)
+            shutil.rmtree(checkpoint_dir)
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+    return None
+
+
+def _lora_config(params: Params) -> Any:
+    lora = params.train.lora
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def pair_weights(
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, hyper: dict[str, float], params: Params
+) -> pd.DataFrame:
+    """CAPO's w, c and margin per training pair under ``model`` (columns from the reference)."""
+    logps = pair_logps(
+        model,
+        tokenize_pairs(tokenizer, pairs),
+        pad_token_id=tokenizer.pad_token_id,
+        batch_size=params.reference.batch_size,
+        max_length=params.policy.max_length,
+        desc="pair weights",
+    )
+    chosen, rejected = (torch.tensor(x) for x in logps)
+    ref_c, ref_r = (torch.tensor(pairs[c].to_numpy(dtype=float)) for c in REF_COLUMNS)
+    margin = hyper["beta"] * ((chosen - ref_c) - (rejected - ref_r))
+    scores: dict[str, torch.Tensor] = {}
+    if all(c in pairs.columns for c in SCORE_COLUMNS):
+        sw, sr = (torch.tensor(pairs[c].to_numpy(dtype=float)) for c in SCORE_COLUMNS)
+        mask = ~(sw.isnan() | sr.isnan())
+        scores = {"score_chosen": sw, "score_rejected": sr, "score_mask": mask}
+    w, c = capo_weights(
+        margin, gamma=hyper["gamma"], tau=hyper["tau"], kappa=hyper["kappa"], **scores
+    )
+    return pd.DataFrame(
+        {
+            "id": pairs["id"].to_numpy(),
+            "policy_chosen_logps": chosen.numpy(),
+            "policy_rejected_logps": rejected.numpy(),
+            "margin": margin.numpy(),
+            "c": c.numpy(),
+            "w": w.numpy(),
+        }
+    )
+
+
+def train_loss(
+    loss: str,
+    params: Params,
+    policy_dir: str | Path,
+    train_pairs: pd.DataFrame,
+    test_pairs: pd.DataFrame | None,
+    *,
+    out_dir: str | Path,
+    checkpoint_dir: str | Path,
+    callbacks: list[TrainerCallback] | None = None,
+) -> CAPOTrainer:
+    """Train one loss from the policy; pairs must carry the reference columns.
+
+    ``callbacks`` are TrainerCallbacks (the stage passes its dvclive logger).
+    """
+    policy_dir, checkpoint_dir, out = Path(policy_dir), Path(checkpoint_dir), Path(out_dir)
+    args = make_config(loss, params, checkpoint_dir)
+    frames = [train_pairs] + ([test_pairs] if test_pairs is not None else [])
+    fingerprint = _fingerprint(loss, params, policy_dir, frames)
+    with PartialState().main_process_first():  # one process cleans up; all see one answer
+        resume = _resume_from(checkpoint_dir, fingerprint)
+    model, tokenizer = load_pretrained(str(policy_dir), params.policy.trust_remote_code)
+    trainer = CAPOTrainer(
+        model,
+        args=args,
+        train_dataset=_dataset(train_pairs),
+        eval_dataset=_dataset(test_pairs) if test_pairs is not None else None,
+        processing_class=tokenizer,
+        peft_config=_lora_config(params),
+        callbacks=list(callbacks or []),
+    )
+    logger.info(
+        "training %s on %d process(es), global batch %d",
+        loss,
+        _world_size(),
+        params.train.batch_size,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    if test_pairs is not None:
+        trainer.evaluate()
+    if trainer.accelerator.is_main_process:
+        _save(trainer, tokenizer, train_pairs, loss, params, out)
+    trainer.accelerator.wait_for_everyone()
+    return trainer
+
+
+def _save(
+    trainer: CAPOTrainer, tokenizer: Any, pairs: pd.DataFrame, loss: str, params: Params, out: Path
+) -> None:
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):  # LoRA: ship plain merged weights
+        model = model.merge_and_unload()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    weights = pair_weights(model, tokenizer, pairs, loss_hyperparameters(loss, params), params)
+    weights.to_parquet(out / "pair_weights.parquet", index=False)
+    history = trainer.state.log_history
+    (out / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    logger.info("%s: model and %d pair weights saved to %s", loss, len(weights), out)

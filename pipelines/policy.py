@@ -1,0 +1,26 @@
+"""DVC stage `policy`: build or load the starting policy, warm it up by SFT on chosen answers."""
+
+from __future__ import annotations
+
+import argparse
+
+from capo.params import load_params
+from capo.policy import prepare_policy
+from capo.reference import read_table
+from pipelines._stage import run_stage
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, read params and the validated training pairs, write the policy."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--train", default="data/validated/train.parquet")
+    parser.add_argument("--out", default="models/policy")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    pairs = read_table(args.train, {"prompt", "chosen", "rejected"})
+    prepare_policy(params.policy, pairs, args.out, seed=params.seed)
+
+
+if __name__ == "__main__":
+    run_stage("policy", main)

@@ -1,0 +1,107 @@
+"""DVC stage `train` (one matrix entry per loss): preference training from the policy.
+
+    python -m pipelines.train --loss capo
+    accelerate launch --num_processes 2 -m pipelines.train --loss capo      # 2 GPUs
+    torchrun --nproc_per_node 2 -m pipelines.train --loss capo              # 2 CPU processes
+
+(`accelerate launch --cpu` starts a single process: accelerate's multi-CPU mode needs MPI.)
+
+Metrics and training curves go to dvclive (one directory per loss). The dvclive logger lives
+here, not in capo/, so the core package stays free of DVC libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from capo.params import load_params
+from capo.reference import read_table
+from capo.training import attach_reference, loss_hyperparameters, train_loss
+from pipelines._stage import run_stage
+
+PAIR_COLUMNS = {"id", "prompt", "chosen", "rejected"}
+REF_COLUMNS = {"id", "ref_chosen_logps", "ref_rejected_logps"}
+_SKIP = {"epoch", "total_flos", "step"}
+# Summary numbers, not curves: kept in metrics.json, no plot file.
+_NO_PLOT = ("runtime", "samples_per_second", "steps_per_second", "train_loss")
+
+
+def _metric_name(key: str) -> str:
+    if key.startswith("eval_"):
+        return "eval/" + key.removeprefix("eval_")
+    return key if key.startswith("train_") else "train/" + key
+
+
+class DvcLiveCallback(TrainerCallback):
+    """Logs every Trainer log entry to dvclive at its global step, on the main process.
+
+    A resumed run replays the checkpoint's log history first, so its curves equal those of an
+    uninterrupted run.
+    """
+
+    def __init__(self, live_dir: str | Path) -> None:
+        self.live_dir = Path(live_dir)
+        self.live: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or self.live is not None:
+            return
+        from dvclive import Live
+
+        shutil.rmtree(self.live_dir, ignore_errors=True)
+        self.live = Live(str(self.live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+        for entry in state.log_history:  # non-empty only when resuming
+            self._log(entry)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if self.live is not None and logs:
+            self._log({**logs, "step": state.global_step})
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        self.live.step = int(entry.get("step", 0))
+        for key, value in entry.items():
+            if key not in _SKIP and isinstance(value, int | float) and not isinstance(value, bool):
+                plot = not key.endswith(_NO_PLOT)
+                self.live.log_metric(_metric_name(key), float(value), plot=plot)
+        self.live.make_summary()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, join pairs with their reference log-probs, train one loss."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--loss", required=True, help="one of params train.losses")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--policy", default="models/policy")
+    parser.add_argument("--pairs", default="data/validated", help="holds train/test.parquet")
+    parser.add_argument("--reference", default="data/reference", help="holds train/test.parquet")
+    parser.add_argument("--out", default=None, help="default: models/<loss>")
+    parser.add_argument("--checkpoints", default=None, help="default: checkpoints/<loss>")
+    parser.add_argument("--live", default=None, help="default: dvclive/train/<loss>")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    loss_hyperparameters(args.loss, params)  # unknown loss: fail before reading anything
+    splits = {}
+    for split in ("train", "test"):
+        pairs = read_table(Path(args.pairs) / f"{split}.parquet", PAIR_COLUMNS)
+        ref_path = Path(args.reference) / f"{split}.parquet"
+        splits[split] = attach_reference(pairs, read_table(ref_path, REF_COLUMNS), str(ref_path))
+    live = Path(args.live or f"dvclive/train/{args.loss}")
+    train_loss(
+        args.loss,
+        params,
+        args.policy,
+        splits["train"],
+        splits["test"],
+        out_dir=args.out or f"models/{args.loss}",
+        checkpoint_dir=args.checkpoints or f"checkpoints/{args.loss}",
+        callbacks=[DvcLiveCallback(live)],
+    )
+
+
+if __name__ == "__main__":
+    run_stage("train", main)

@@ -1,0 +1,271 @@
+"""The train stage: matrix entries, dvclive curves, pair weights, resume, LoRA, 2 processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from capo.errors import CapoError
+from capo.params import ParamsError, load_params
+from capo.reference import reference_logps
+from capo.tiny import build_tiny_llama, train_tokenizer
+from capo.training import attach_reference, make_config, pair_weights, train_loss
+from pipelines.train import DvcLiveCallback, main
+from tests.test_reference import pairs_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_PARAMS = {
+    "losses": ["capo", "sigmoid"],
+    "batch_size": 4,
+    "max_steps": 6,
+    "save_steps": 2,
+    "logging_steps": 1,
+    "learning_rate": 1e-3,
+    "warmup_ratio": 0.0,
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A tiny policy, validated pairs and their reference log-probs, laid out like the repo."""
+    root = tmp_path_factory.mktemp("stage")
+    train, test = pairs_frame(24), pairs_frame(8).assign(split="test")
+    test["id"] = test["id"] + "-t"
+    texts = [*train["prompt"], *train["chosen"], *train["rejected"]]
+    tok = train_tokenizer(texts * 3, vocab_size=400)
+    model = build_tiny_llama(tok, hidden_size=32, num_layers=2, num_heads=2, seed=0)
+    model.save_pretrained(root / "models/policy")
+    tok.save_pretrained(root / "models/policy")
+    for split, pairs in (("train", train), ("test", test)):
+        (root / "data/validated").mkdir(parents=True, exist_ok=True)
+        (root / "data/reference").mkdir(parents=True, exist_ok=True)
+        pairs.to_parquet(root / f"data/validated/{split}.parquet")
+        ref = reference_logps(model, tok, pairs, batch_size=8, max_length=64)
+        ref.to_parquet(root / f"data/reference/{split}.parquet")
+    return root
+
+
+def write_params(root: Path, name: str = "params.yaml", **train: object) -> Path:
+    data = {"seed": 0, "policy": {"max_length": 64}, "train": {**TRAIN_PARAMS, **train}}
+    (root / name).write_text(yaml.safe_dump(data))
+    return root / name
+
+
+def stage_args(root: Path, loss: str, tag: str, params: Path) -> list[str]:
+    return [
+        *("--loss", loss, "--params", str(params), "--policy", str(root / "models/policy")),
+        *("--pairs", str(root / "data/validated"), "--reference", str(root / "data/reference")),
+        *("--out", str(root / tag / "model"), "--checkpoints", str(root / tag / "ckpt")),
+        *("--live", str(root / tag / "live")),
+    ]
+
+
+def losses_of(history: list[dict]) -> list[float]:
+    return [h["loss"] for h in history if "loss" in h]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["capo", "sigmoid"])
+def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
+    main(stage_args(workspace, loss, f"run-{loss}", write_params(workspace)))
+    out, live = workspace / f"run-{loss}/model", workspace / f"run-{loss}/live"
+    before, after = (
+        load_file(workspace / "models/policy/model.safetensors"),
+        load_file(out / "model.safetensors"),
+    )
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    curve = pd.read_csv(live / "plots/metrics/train/loss.tsv", sep="\t")
+    assert curve["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    metrics = json.loads((live / "metrics.json").read_text())
+    assert 0 <= metrics["eval"]["rewards"]["accuracies"] <= 1
+    assert ("capo" in metrics["train"]) == (loss == "capo")
+    weights = pd.read_parquet(out / "pair_weights.parquet")
+    assert (
+        weights["id"].tolist()
+        == pd.read_parquet(workspace / "data/validated/train.parquet")["id"].tolist()
+    )
+    assert weights["w"].between(0, 2).all() and weights["margin"].abs().gt(0).all()
+
+
+def test_pair_weights_of_the_reference_policy_are_the_data_confidence(workspace):
+    """pi == pi_ref: margin 0, c = 1/2 and w = q = sigmoid(kappa (s_w - s_l)), 1 if unscored."""
+    from capo.policy import load_pretrained
+
+    params = load_params(write_params(workspace))
+    model, tok = load_pretrained(str(workspace / "models/policy"))
+    pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
+    pairs = attach_reference(
+        pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r"
+    )
+    hyper = {"beta": 0.1, "gamma": 2.0, "tau": 1.0, "kappa": 0.5}
+    table = pair_weights(model, tok, pairs, hyper, params)
+    assert table["margin"].abs().max() < 1e-5 and table["c"].sub(0.5).abs().max() < 1e-5
+    diff = (pairs["score_chosen"] - pairs["score_rejected"]).to_numpy()
+    q = torch.sigmoid(0.5 * torch.tensor(diff)).nan_to_num(1.0).numpy()
+    assert pairs["score_chosen"].isna().any()
+    assert abs(table["w"].to_numpy() - q).max() < 1e-5
+
+
+class _Kill(TrainerCallback):
+    """Simulates a killed process one step after a checkpoint."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 5:
+            raise KeyboardInterrupt("killed at step 5")
+
+
+def _run(workspace: Path, tag: str, callbacks: list) -> None:
+    params = load_params(write_params(workspace))
+    splits = {}
+    for split in ("train", "test"):
+        pairs = pd.read_parquet(workspace / f"data/validated/{split}.parquet")
+        ref = pd.read_parquet(workspace / f"data/reference/{split}.parquet")
+        splits[split] = attach_reference(pairs, ref, split)
+    train_loss(
+        "capo",
+        params,
+        workspace / "models/policy",
+        splits["train"],
+        splits["test"],
+        out_dir=workspace / tag / "model",
+        checkpoint_dir=workspace / tag / "ckpt",
+        callbacks=[*callbacks, DvcLiveCallback(workspace / tag / "live")],
+    )
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_weights(workspace, caplog):
+    _run(workspace, "straight", [])
+    with pytest.raises(KeyboardInterrupt):
+        _run(workspace, "killed", [_Kill()])
+    assert not (workspace / "killed/model").exists()
+    assert (workspace / "killed/ckpt/checkpoint-4").is_dir()
+    with caplog.at_level("INFO", logger="capo.training"):
+        _run(workspace, "killed", [])
+    assert any("resuming from" in r.message and "checkpoint-4" in r.message for r in caplog.records)
+    a = load_file(workspace / "straight/model/model.safetensors")
+    b = load_file(workspace / "killed/model/model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0, msg=key)
+    curves = [
+        pd.read_csv(workspace / f"{tag}/live/plots/metrics/train/loss.tsv", sep="\t")
+        for tag in ("straight", "killed")
+    ]
+    assert curves[1]["step"].tolist() == list(range(1, 7))
+    torch.testing.assert_close(
+        torch.tensor(curves[1]["loss"].to_numpy()), torch.tensor(curves[0]["loss"].to_numpy())
+    )
+
+
+def test_stale_checkpoints_of_other_params_are_not_resumed(workspace, caplog):
+    ckpt = workspace / "stale/ckpt"
+    (ckpt / "checkpoint-2").mkdir(parents=True)
+    (ckpt / "capo_fingerprint.json").write_text('{"fingerprint": "other"}')
+    params = load_params(write_params(workspace, max_steps=1))
+    pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
+    pairs = attach_reference(
+        pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r"
+    )
+    train_loss(
+        "sigmoid",
+        params,
+        workspace / "models/policy",
+        pairs,
+        None,
+        out_dir=workspace / "stale/model",
+        checkpoint_dir=ckpt,
+    )
+    assert not (ckpt / "checkpoint-2").exists() and (ckpt / "checkpoint-1").is_dir()
+
+
+@pytest.mark.slow
+def test_lora_trains_adapters_and_saves_merged_weights(workspace):
+    params = write_params(workspace, max_steps=2, lora={"enabled": True, "r": 4})
+    main(stage_args(workspace, "capo", "lora", params))
+    out = workspace / "lora/model"
+    assert not (out / "adapter_config.json").exists()
+    before, after = (
+        load_file(workspace / "models/policy/model.safetensors"),
+        load_file(out / "model.safetensors"),
+    )
+    assert before.keys() == after.keys()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("_proj" in k and "mlp" not in k for k in changed)
+
+
+def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
+    from pipelines._stage import run_stage
+
+    params = write_params(workspace)
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage("train", lambda: main(stage_args(workspace, "hinge", "bad", params)))
+    assert exit_info.value.code == 2
+    assert "loss 'hinge' is not in params train.losses" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_stage("train", lambda: main(stage_args(workspace, "dpo", "bad", params)))
+    assert "unknown loss 'dpo'" in capsys.readouterr().err
+    pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
+    ref = pd.read_parquet(workspace / "data/reference/train.parquet").drop(index=[3])
+    with pytest.raises(CapoError, match=f"ref.parquet: no reference log-probs .*{pairs['id'][3]}"):
+        attach_reference(pairs, ref, "ref.parquet")
+    bad = workspace / "bad.yaml"
+    bad.write_text("train: {losses: [capo, dpo]}\n")
+    with pytest.raises(ParamsError, match=r"losses\[1\]: unknown loss 'dpo'"):
+        load_params(bad)
+
+
+def test_global_batch_is_split_over_processes(workspace, monkeypatch, tmp_path):
+    params = load_params(write_params(workspace, batch_size=8))
+    monkeypatch.setattr("capo.training._world_size", lambda: 2)
+    assert make_config("capo", params, tmp_path).per_device_train_batch_size == 4
+    monkeypatch.setattr("capo.training._world_size", lambda: 3)
+    with pytest.raises(CapoError, match="batch_size 8 not divisible by 3"):
+        make_config("capo", params, tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_single_process_loss_curve(workspace):
+    """2 CPU processes (torchrun + accelerate, gloo) against 1, same params and data."""
+    params = write_params(workspace, "params2.yaml", max_steps=4)
+    main(stage_args(workspace, "capo", "one", params))
+    # `accelerate launch --cpu` starts one process (its multi-CPU mode needs MPI); torchrun
+    # starts two, and accelerate (inside Trainer) joins them over gloo.
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launch += ["--master_port", str(_free_port()), "-m", "pipelines.train"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    done = subprocess.run(
+        launch + stage_args(workspace, "capo", "two", params),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training capo on 2 process(es)" in done.stderr
+    one, two = (
+        json.loads((workspace / f"{tag}/model/log_history.json").read_text())
+        for tag in ("one", "two")
+    )
+    assert len(losses_of(one)) == len(losses_of(two)) == 4
+    torch.testing.assert_close(
+        torch.tensor(losses_of(two)), torch.tensor(losses_of(one)), atol=1e-4, rtol=1e-4
+    )
+    assert (workspace / "two/model/pair_weights.parquet").is_file()
