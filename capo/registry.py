@@ -23,7 +23,18 @@ from capo.params import LossParams, RegisterParams
 
 __all__ = ["CardInfo", "GateCheck", "gate_checks", "gate_table", "model_card", "package_model"]
 
-PACKAGE_FILES = ("*.safetensors", "*.json", "*.jinja", "tokenizer*", "special_tokens_map*")
+# What a Hugging Face model directory needs: weights, config, tokenizer, chat template.
+PACKAGE_FILES = (
+    "*.safetensors",
+    "config.json",
+    "generation_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "vocab.*",
+    "merges.txt",
+    "*.model",
+)
 
 
 @dataclass(frozen=True)
