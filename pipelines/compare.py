@@ -16,39 +16,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from capo.compare import compare_losses, headline, load_metrics, read_curves, report_tables
 from capo.compare_render import render_html, render_markdown
 from capo.errors import CapoError
 from capo.evaluation.noise import noise_weights
 from capo.params import Params, load_params
 from capo.plots import comparison_figures
+from capo.reference import read_table
 from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.compare")
 
 
-def _read_parquet(path: Path, required: set[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise CapoError(f"{path}: no such file")
-    try:
-        table = pd.read_parquet(path)
-    except (OSError, ValueError) as err:
-        raise CapoError(f"{path}: cannot read Parquet: {err}") from err
-    missing = sorted(required - set(table.columns))
-    if missing:
-        raise CapoError(f"{path}: missing columns {missing}")
-    return table
-
-
 def noise_analysis(train_path: Path, weights_path: Path) -> dict[str, Any] | None:
     """noise_weights of the training split, or None when it has no label_flipped column."""
-    train = _read_parquet(train_path, {"id", "language"})
+    train = read_table(train_path, {"id", "language"})
     if "label_flipped" not in train.columns or not train["label_flipped"].notna().any():
         logger.warning("%s has no label_flipped: no noise analysis", train_path)
         return None
-    return noise_weights(train, _read_parquet(weights_path, {"id", "w"}))
+    return noise_weights(train, read_table(weights_path, {"id", "w"}))
 
 
 def _check_losses(params: Params) -> list[str]:

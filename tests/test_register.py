@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,17 +13,9 @@ import yaml
 
 from capo.params import RegisterParams
 from capo.registry import gate_checks
+from tests.conftest import GIT_ENV as ENV
 from tests.conftest import git_dvc_repo
 
-BIN = Path(sys.executable).parent
-ENV = {
-    **os.environ,
-    "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
 DVC_YAML = """artifacts:
   capo-policy:
     path: models/registry/capo-policy

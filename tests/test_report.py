@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from capo.report import build_report, metrics_table, params_table
+from tests.conftest import GIT_ENV as ENV
 from tests.conftest import dvc_bin, git_dvc_repo
 
 pytestmark = pytest.mark.slow
@@ -49,13 +49,6 @@ stages:
       - metrics/curve.json:
           cache: false
 """
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
 
 
 def _run(args, repo):
