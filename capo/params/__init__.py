@@ -1,0 +1,82 @@
+"""Typed schema of params.yaml: one frozen dataclass per section; unknown keys are errors.
+
+params = load_params("params.yaml")      # ParamsError names the file and dotted key
+params.train.losses, params.loss.gamma
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from capo.params.data import (
+    BenchmarkParams,
+    IngestParams,
+    SourceParams,
+    TranslationParams,
+    ValidateParams,
+)
+from capo.params.parse import ParamsError, parse_section
+from capo.params.results import CompareParams, EvaluateParams, RegisterParams
+from capo.params.training import (
+    BUILTIN_MODEL,
+    KNOWN_LOSSES,
+    LoraParams,
+    LossParams,
+    PolicyParams,
+    ReferenceParams,
+    TrainParams,
+)
+
+__all__ = [
+    "BUILTIN_MODEL",
+    "KNOWN_LOSSES",
+    "BenchmarkParams",
+    "CompareParams",
+    "EvaluateParams",
+    "IngestParams",
+    "LoraParams",
+    "LossParams",
+    "Params",
+    "ParamsError",
+    "PolicyParams",
+    "ReferenceParams",
+    "RegisterParams",
+    "SourceParams",
+    "TrainParams",
+    "TranslationParams",
+    "ValidateParams",
+    "load_params",
+    "parse_section",
+]
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole params.yaml. Stage sections are added here as their stages land."""
+
+    seed: int = 0
+    loss: LossParams = field(default_factory=LossParams)
+    ingest: IngestParams = field(default_factory=IngestParams)
+    validate: ValidateParams = field(default_factory=ValidateParams)
+    policy: PolicyParams = field(default_factory=PolicyParams)
+    reference: ReferenceParams = field(default_factory=ReferenceParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    register: RegisterParams = field(default_factory=RegisterParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    compare: CompareParams = field(default_factory=CompareParams)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; errors name the file and the dotted key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ParamsError(f"{path}: cannot read params: {err}") from err
+    try:
+        return parse_section(Params, raw, "params")
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from err
