@@ -112,6 +112,7 @@ def test_data_counts_reconcile_across_stages(pipeline_run):
     ref = pd.read_parquet(repo / "data/reference/train.parquet")
     assert set(ref["id"]) == set(valid["train"]["id"])
     assert set(valid["train"]["language"]) >= {"en", "de", "hi", "ar", "zh", "ru"}
+    assert valid["train"]["rejected_kind"].notna().all()  # benchmark columns survive ingest
 
 
 def test_models_and_metrics_agree(pipeline_run):
