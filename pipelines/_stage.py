@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import ParamsError
 
-__all__ = ["run_stage"]
+__all__ = ["run_stage", "tool"]
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -25,3 +27,8 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     except (CapoError, ParamsError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def tool(name: str) -> str:
+    """The console script ``name`` (dvc, gto, ...) next to this interpreter, else from PATH."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name

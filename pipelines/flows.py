@@ -12,7 +12,6 @@ order), so a new stage joins the flow without changes here.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from capo.errors import CapoError
+from pipelines._stage import tool
 
 __all__ = ["StageFailed", "StageRun", "capo_pipeline", "stage_order"]
 
@@ -58,10 +58,6 @@ def _address(stage, root: str) -> str:
     return stage.name if str(dvcfile) == "dvc.yaml" else f"{dvcfile}:{stage.name}"
 
 
-def _dvc() -> str:
-    return shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
-
-
 def _retry_if_transient(task, task_run, state) -> bool:
     try:
         state.result()
@@ -82,7 +78,7 @@ def run_stage(stage: str, repo: str) -> StageRun:
     """Run one DVC stage, streaming its output into the Prefect log."""
     logger = get_run_logger()
     proc = subprocess.Popen(
-        [_dvc(), "repro", "--single-item", stage],
+        [tool("dvc"), "repro", "--single-item", stage],
         cwd=repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

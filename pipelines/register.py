@@ -13,22 +13,16 @@ import dataclasses
 import json
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 from capo.errors import CapoError
-from capo.params import load_params
+from capo.params import RegisterParams, load_params
 from capo.registry import CardInfo, file_md5, gate_checks, gate_table, model_card, package_model
-from pipelines._stage import run_stage
+from pipelines._stage import run_stage, tool
 
 __all__ = ["add_models_command", "add_register_command", "main"]
 
 logger = logging.getLogger(__name__)
-
-
-def _bin(name: str) -> str:
-    exe = Path(sys.executable).parent / name
-    return str(exe) if exe.exists() else name
 
 
 def _run(args: list[str], cwd: Path | str = ".") -> str:
@@ -48,9 +42,8 @@ def _load_metrics(metrics_dir: Path, losses: list[str]) -> dict[str, dict]:
     return metrics
 
 
-def _gate(params_path: str, metrics_dir: Path) -> tuple[dict[str, dict], str]:
+def _gate(gate: RegisterParams, metrics_dir: Path) -> tuple[dict[str, dict], str]:
     """Apply the gate; raise CapoError with the table when it fails."""
-    gate = load_params(params_path).register
     metrics = _load_metrics(metrics_dir, [gate.loss, gate.baseline])
     checks = gate_checks(metrics, gate)
     table = gate_table(checks)
@@ -75,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="package folder (the DVC artifact path)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    metrics, table = _gate(args.params, Path(args.metrics))
     gate = params.register
+    metrics, table = _gate(gate, Path(args.metrics))
     info = CardInfo(
         name=gate.name,
         base_model=params.policy.model,
@@ -100,23 +93,24 @@ def register(args: argparse.Namespace) -> int:
             "the working tree has uncommitted changes: commit them first, so the "
             "registered version points at the code, params and dvc.lock it used"
         )
-    _, table = _gate(args.params, Path(args.metrics))
-    name = load_params(args.params).register.name
-    status = json.loads(_run([_bin("dvc"), "status", "register", "--json"]) or "{}")
+    gate = load_params(args.params).register
+    _, table = _gate(gate, Path(args.metrics))
+    name = gate.name
+    status = json.loads(_run([tool("dvc"), "status", "register", "--json"]) or "{}")
     if status:
         raise CapoError(
             f"the register stage is not up to date ({status}): run `dvc repro` "
             "and commit dvc.lock first"
         )
-    print(_run([_bin("gto"), "register", name, "--version", args.version]).strip())
+    print(_run([tool("gto"), "register", name, "--version", args.version]).strip())
     if args.stage:
         print(
             _run(
-                [_bin("gto"), "assign", name, "--version", args.version, "--stage", args.stage]
+                [tool("gto"), "assign", name, "--version", args.version, "--stage", args.stage]
             ).strip()
         )
     if args.push:
-        print(_run([_bin("dvc"), "push", "register"]).strip())
+        print(_run([tool("dvc"), "push", "register"]).strip())
     print(f"{name} {args.version} registered; gate:\n{table}")
     return 0
 
@@ -124,11 +118,11 @@ def register(args: argparse.Namespace) -> int:
 def models(args: argparse.Namespace) -> int:
     """`capo models`: versions, stages and the headline metric at each version's commit."""
     loss = load_params(args.params).register.loss
-    shown = json.loads(_run([_bin("gto"), "show", "--json"]) or "{}")
+    shown = json.loads(_run([tool("gto"), "show", "--json"]) or "{}")
     print("| artifact | version | stages | commit | overall reward accuracy |")
     print("|---|---|---|---|---|")
     for name in sorted(shown):
-        for v in json.loads(_run([_bin("gto"), "show", name, "--json"]) or "[]"):
+        for v in json.loads(_run([tool("gto"), "show", name, "--json"]) or "[]"):
             sha = v["commit_hexsha"]
             shown_metrics = subprocess.run(
                 ["git", "show", f"{sha}:{args.metrics}/{loss}.json"], capture_output=True, text=True

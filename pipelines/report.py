@@ -17,14 +17,14 @@ from pathlib import Path
 
 from capo.errors import CapoError
 from capo.report import build_report, render_plots
+from pipelines._stage import tool
 
 __all__ = ["add_report_command", "collect"]
 
 
 def _dvc_json(args: list[str], repo: Path) -> dict:
-    exe = Path(sys.executable).parent / "dvc"
     proc = subprocess.run(
-        [str(exe) if exe.exists() else "dvc", *args, "--json"],
+        [tool("dvc"), *args, "--json"],
         cwd=repo,
         capture_output=True,
         text=True,

@@ -98,8 +98,6 @@ def git_dvc_repo(path, files: dict[str, str]):
 
 
 def dvc_bin() -> str:
-    import shutil
-    import sys
-    from pathlib import Path
+    from pipelines._stage import tool
 
-    return shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
+    return tool("dvc")
