@@ -12,7 +12,7 @@ from pathlib import Path
 from capo.errors import CapoError
 from capo.params import ParamsError
 
-__all__ = ["run_stage", "tool"]
+__all__ = ["run_stage", "tool", "tool_env"]
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -32,3 +32,15 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
 def tool(name: str) -> str:
     """The console script ``name`` (dvc, gto, ...) next to this interpreter, else from PATH."""
     return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: os.environ) with this interpreter's directory first on PATH.
+
+    DVC runs a stage's ``cmd`` (``python -m pipelines.<stage>``) with the caller's PATH, so a
+    `dvc repro` started from a Prefect worker or `capo` that was not activated would run the
+    machine's own Python, which lacks torch. Subprocesses that run stages get this env.
+    """
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env

@@ -24,7 +24,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from capo.errors import CapoError
-from pipelines._stage import tool
+from pipelines._stage import tool, tool_env
 
 __all__ = ["StageFailed", "StageRun", "capo_pipeline", "stage_order"]
 
@@ -80,6 +80,7 @@ def run_stage(stage: str, repo: str) -> StageRun:
     proc = subprocess.Popen(
         [tool("dvc"), "repro", "--single-item", stage],
         cwd=repo,
+        env=tool_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

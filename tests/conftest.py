@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +31,7 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "t@t",
 }
 
+ROOT = Path(__file__).resolve().parents[1]
 TOY_WORDS = ["red", "blue", "green", "cat", "dog", "sun", "moon", "tree", "river", "stone"]
 
 
@@ -78,9 +82,6 @@ def prefect_server(tmp_path_factory):
 
 def git_dvc_repo(path, files: dict[str, str]):
     """A git repository with DVC initialised, ``files`` written and committed."""
-    import subprocess
-    from pathlib import Path
-
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     env = GIT_ENV
@@ -101,3 +102,26 @@ def dvc_bin() -> str:
     from pipelines._stage import tool
 
     return tool("dvc")
+
+
+def copy_worktree(dest: Path) -> Path:
+    """Tracked and untracked-but-not-ignored files of this checkout, as a fresh git repo."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    for args in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "copy"],
+    ):
+        subprocess.run(args, cwd=dest, check=True, env=GIT_ENV, capture_output=True)
+    return dest

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import GIT_ENV as ENV
-from tests.conftest import dvc_bin
+from tests.conftest import copy_worktree, dvc_bin
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 # The reduced profile: the same stages and code paths, minutes less work.
 REDUCED = [
@@ -42,36 +39,13 @@ REDUCED = [
 ]
 
 
-def _copy_worktree(dest: Path) -> Path:
-    """Tracked and untracked-but-not-ignored files of this checkout, as a fresh git repo."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for rel in filter(None, files):
-        src = ROOT / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    for args in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-qm", "copy"],
-    ):
-        subprocess.run(args, cwd=dest, check=True, env=ENV, capture_output=True)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory, prefect_server):
     from dvc.utils.hydra import apply_overrides
 
     from pipelines.flows import capo_pipeline
 
-    repo = _copy_worktree(tmp_path_factory.mktemp("pipeline"))
+    repo = copy_worktree(tmp_path_factory.mktemp("pipeline"))
     apply_overrides(repo / "params.yaml", REDUCED)
     old_path = os.environ["PATH"]
     os.environ["PATH"] = ENV["PATH"]  # stages call `python -m pipelines.<stage>`
