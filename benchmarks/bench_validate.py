@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from capo.data.langid import language_mismatch
 from capo.params import ValidateParams
 from capo.validation import validate_pairs, write_outputs
-from capo.validation.language import language_mismatch
 
 SENTENCES = {
     "en": [
@@ -163,8 +163,12 @@ def main() -> None:
         write_outputs(run, Path(tmp) / "validated", Path(tmp))
         write_s = time.perf_counter() - start
     start = time.perf_counter()  # breakdown: language ID alone (detector already loaded)
-    language_mismatch(df["prompt"], df["language"], params.languages, params.langid_min_chars)
-    language_mismatch(df["chosen"], df["language"], params.languages, params.langid_min_chars)
+    language_mismatch(
+        df["prompt"], df["language"], params.languages, min_chars=params.langid_min_chars
+    )
+    language_mismatch(
+        df["chosen"], df["language"], params.languages, min_chars=params.langid_min_chars
+    )
     langid_s = time.perf_counter() - start
     result = {
         "rows": len(df),

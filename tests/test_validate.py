@@ -1,23 +1,23 @@
-"""validate stage core: real GX suite, quarantine, gate, errored expectations, language ID."""
+"""validate stage core: real GX suite, quarantine, gate, errored expectations, language gate.
+
+The language rules themselves: tests/test_data_langid.py and tests/test_langid_rates.py.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
-from babel import Locale
 from great_expectations.core import ExpectationValidationResult
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-from num2words import num2words
 
 from capo.params import ParamsError, ValidateParams, parse_section
 from capo.validation import build_suite, validate_pairs
 from capo.validation.checkpoint import run_checkpoint
-from capo.validation.language import language_mismatch
 from capo.validation.outcomes import collect_outcomes, exception_message
+from tests.langid_data import FOREIGN_DIALOG, FRENCH_DIALOG
 from tests.validate_data import LANGUAGES, clean_pairs
 
 PARAMS = ValidateParams(languages=LANGUAGES, prompt_chars=(1, 200), max_failing_fraction=1.0)
@@ -183,58 +183,29 @@ def test_missing_column_expectation_reports_exception_info_through_real_gx():
     assert finite.success is False and exception_message(finite.exception_info)
 
 
-@pytest.mark.parametrize(
-    ("text", "language", "bad"),
-    [
-        ("five", "hi", True),  # short, wrong script
-        ("पाँच", "hi", False),
-        ("三月", "ja", False),  # Han only: Japanese and Chinese alike
-        ("二千二十一年十二月三十一日", "ja", False),  # long kanji-only Japanese: lingua says zh
-        ("これは日本語で書かれた長い文章です。", "zh", True),  # kana: Japanese, not Chinese
-        ("fünf", "en", False),  # short: Latin is all we can tell
-        ("42", "ar", False),  # no letters
-        ("Die Hauptstadt von Frankreich ist Paris.", "en", True),
-        ("The capital of France is Paris.", "en", False),
-        ("Сегодня в Москве солнечно и тепло.", "ru", False),
-        ("Today it is sunny and warm in Moscow.", "ru", True),
-        ("Today it is sunny and warm in Moscow.", "tlh", False),  # not configured: not judged here
-    ],
-)
-def test_language_mismatch(text, language, bad):
-    mask = language_mismatch(pd.Series([text]), pd.Series([language]), LANGUAGES, 12)
-    assert mask.tolist() == [bad]
+def test_french_dialog_passes_the_gate_and_foreign_lines_are_quarantined():
+    """Names (Richard Nixon), short answers (Rien de special.) and accent-less prompts pass;
+    lines confidently in another language (or another script) are quarantined."""
+    rows = [("fr", p, a, "Je ne sais pas.") for p, a in FRENCH_DIALOG]
+    rows += [("fr", p, a, "Je ne sais pas.") for _, p, a in FOREIGN_DIALOG]
+    df = pd.DataFrame(rows, columns=["language", "prompt", "chosen", "rejected"])
+    df["rejected"] = df["rejected"] + df.index.astype(str)  # chosen != rejected, unique ids
+    df = df.assign(id=[f"d{i}" for i in range(len(df))], source="dialog", split="train")
+    run = validate_pairs(df, dataclasses.replace(PARAMS, length_ratio=(0.01, 100.0)))
+    assert sorted(run.quarantined["id"]) == sorted(df["id"][len(FRENCH_DIALOG) :])
+    names = {n for names in run.quarantined["failed_expectations"] for n in names}
+    assert names <= {CHOSEN_LANG, PROMPT_LANG}
 
 
-def _short_real_answers() -> pd.DataFrame:
-    """Month and day names (Babel CLDR) and number words 1-31 (num2words) per language."""
-    rows = []
-    for code in LANGUAGES:
-        locale = Locale.parse(code)
-        words = {
-            name
-            for context in ("format", "stand-alone")
-            for names in (locale.months[context]["wide"], locale.days[context]["wide"])
-            for name in names.values()
-        }
-        with contextlib.suppress(NotImplementedError):  # num2words lacks hi and zh
-            words |= {num2words(n, lang=code) for n in range(1, 32)}
-        rows += [(code, word) for word in sorted(words)]
-    return pd.DataFrame(rows, columns=["language", "text"])
-
-
-def test_short_real_answers_false_rejection_rate_and_wrong_script_detection():
-    answers = _short_real_answers()
-    assert len(answers) >= 300
-    frr = language_mismatch(answers["text"], answers["language"], LANGUAGES, 12).mean()
-    assert frr == 0.0  # measured: 5% if every short answer went to lingua (min_chars=0)
-    assert language_mismatch(answers["text"], answers["language"], LANGUAGES, 0).mean() > 0.02
-    # the script check still catches answers in the wrong script: English words as Hindi ...
-    english = answers[answers["language"] == "en"]["text"]
-    as_hindi = pd.Series(["hi"] * len(english))
-    assert language_mismatch(english.reset_index(drop=True), as_hindi, LANGUAGES, 12).all()
-    # ... and Russian ones as Arabic
-    russian = answers[answers["language"] == "ru"]["text"].reset_index(drop=True)
-    assert language_mismatch(russian, pd.Series(["ar"] * len(russian)), LANGUAGES, 12).all()
+def test_langid_confidence_param_tightens_the_gate():
+    df = clean_pairs()
+    german = df.index[df["language"] == "de"][0]
+    df.loc[german, "chosen"] = "A spider has eight legs."  # lingua: en 0.65, de 0.26
+    assert validate_pairs(df, PARAMS).quarantined.empty
+    strict = validate_pairs(df, dataclasses.replace(PARAMS, langid_confidence=0.6))
+    assert strict.quarantined["id"].tolist() == [df.loc[german, "id"]]
+    with pytest.raises(ParamsError, match="langid_confidence"):
+        parse_section(ValidateParams, {"langid_confidence": 0.5}, "params.validate")
 
 
 def test_validate_params_parse_and_reject_bad_bounds():

@@ -41,7 +41,8 @@ def _write_inputs(tmp_path: Path, df: pd.DataFrame, max_failing: float = 0.05) -
 def _hostile() -> pd.DataFrame:
     df = clean_pairs()
     german = df["language"] == "de"
-    df.loc[german, "chosen"] = "The capital of France is Paris, not London."  # wrong language
+    # English (lingua: en 0.99) in German rows: confidently another configured language
+    df.loc[german, "chosen"] = "The weather is lovely today, and the children play in the garden."
     return df
 
 
@@ -62,7 +63,7 @@ def test_stage_writes_outputs_and_offline_data_docs(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert "capo_pairs" in html and f'id="{OFFLINE_STYLE_ID}"' in html
     # the results are in the HTML itself, not fetched by JavaScript from a CDN
-    assert "chosen must differ from rejected" in html and "must be identified as" in html
+    assert "chosen must differ from rejected" in html and "must be in the row's language" in html
     assert html.index(OFFLINE_STYLE_ID) < html.index("bootstrap.min.css")  # CDN CSS wins online
     assert "capo_pairs" in (docs / "expectations" / "capo_pairs.html").read_text(encoding="utf-8")
 

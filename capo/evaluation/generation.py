@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from capo.data.langid import detect_languages, matches_language
+from capo.data.langid import faithful
 from capo.evaluation.metrics import answer_matches, first_line
 
 __all__ = ["greedy_answers", "language_fidelity", "score_answers"]
@@ -90,20 +90,14 @@ def greedy_answers(
 def language_fidelity(
     answers: Sequence[str], languages: Sequence[str], allowed: Sequence[str]
 ) -> np.ndarray:
-    """Boolean per answer: identified (capo.data.langid, lingua) as its row's language.
+    """Boolean per answer: its first line is in its row's language (capo.data.langid.faithful).
 
-    Empty answers are never faithful; kanji-only answers count for both zh and ja.
+    Faithful: non-empty, at least half its letters in the language's script, and lingua
+    gives no other configured language >= CONFIDENT (0.9). Empty answers never are;
+    kanji-only answers count for both zh and ja.
     """
     texts = [first_line(a) for a in answers]
-    pool = sorted(set(allowed) | set(languages))
-    found = detect_languages(texts, pool)
-    return np.array(
-        [
-            bool(t) and matches_language(t, lang, pool, detected=d)
-            for t, lang, d in zip(texts, languages, found, strict=True)
-        ],
-        dtype=bool,
-    )
+    return faithful(texts, list(languages), sorted(set(allowed) | set(languages)))
 
 
 def score_answers(

@@ -119,6 +119,8 @@ class ValidateParams:
     length_ratio: tuple[float, ...] = (0.02, 50.0)  # [min, max] of len(chosen) / len(rejected)
     langid_columns: tuple[str, ...] = ("prompt", "chosen")  # texts identified as the row language
     langid_min_chars: int = 12  # shorter texts only get a script check (too short to identify)
+    # quarantine a text only when lingua gives another configured language >= this
+    langid_confidence: float = 0.9
     max_failing_fraction: float = 0.05  # gate: max quarantined share per language and overall
 
     def __post_init__(self) -> None:
@@ -129,5 +131,7 @@ class ValidateParams:
         _check_bounds("length_ratio", self.length_ratio)
         if self.langid_min_chars < 0:
             raise ValueError(f"langid_min_chars: must be >= 0, got {self.langid_min_chars}")
+        if not 0.5 < self.langid_confidence <= 1.0:
+            raise ValueError(f"langid_confidence: not in (0.5, 1]: {self.langid_confidence}")
         if not 0.0 <= self.max_failing_fraction <= 1.0:
             raise ValueError(f"max_failing_fraction: not in [0, 1]: {self.max_failing_fraction}")

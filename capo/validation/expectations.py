@@ -7,7 +7,7 @@ Importing this module registers four expectations with Great Expectations:
 - ``ExpectColumnPairValueLengthRatioToBeBetween``: len(A) / len(B) within bounds;
 - ``ExpectColumnPairValuesToStayInOneSplit``: a value of A (the prompt) seen in the
   held-out split (B == held_out) flags every other-split row that repeats it;
-- ``ExpectColumnPairTextToBeInRowLanguage``: text B identified as the language in A.
+- ``ExpectColumnPairTextToBeInRowLanguage``: text B in the language in A (capo.data.langid).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_pair_condition_partial,
 )
 
-from capo.validation.language import language_mismatch
+from capo.data.langid import CONFIDENT, language_mismatch
 
 __all__ = [
     "ExpectColumnPairTextToBeInRowLanguage",
@@ -79,14 +79,20 @@ class ColumnPairStayInOneSplit(_PairMetric):
 
 
 class ColumnPairTextInRowLanguage(_PairMetric):
-    """Row condition: text B is recognisably in language A (see capo.validation.language)."""
+    """Row condition: text B is not confidently in another language than A (capo.data.langid)."""
 
     condition_metric_name = "column_pair_values.capo_text_in_row_language"
-    condition_value_keys = ("languages", "min_chars")
+    condition_value_keys = ("languages", "min_chars", "confidence")
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A: pd.Series, column_B: pd.Series, **kwargs: object) -> pd.Series:
-        bad = language_mismatch(column_B, column_A, kwargs["languages"], kwargs["min_chars"])
+        bad = language_mismatch(
+            column_B.astype(str).tolist(),
+            column_A.astype(str).tolist(),
+            kwargs["languages"],
+            min_chars=kwargs["min_chars"],
+            confidence=kwargs["confidence"],
+        )
         return pd.Series(~bad, index=column_A.index)
 
 
@@ -121,11 +127,19 @@ class ExpectColumnPairValuesToStayInOneSplit(ColumnPairMapExpectation):
 
 
 class ExpectColumnPairTextToBeInRowLanguage(ColumnPairMapExpectation):
-    """Expect the text in column B to be identified as the language code in column A."""
+    """Expect the text in column B to be in the language code in column A: its letters in
+    that language's script and, unless short or name-like, not confidently another language."""
 
     languages: list[str]
     min_chars: int = 12
+    confidence: float = CONFIDENT
     ignore_row_if: IgnoreRowIf = "either_value_is_missing"
     map_metric = "column_pair_values.capo_text_in_row_language"
-    success_keys: ClassVar[tuple[str, ...]] = ("languages", "min_chars", "ignore_row_if", "mostly")
-    args_keys = ("column_A", "column_B", "languages", "min_chars")
+    success_keys: ClassVar[tuple[str, ...]] = (
+        "languages",
+        "min_chars",
+        "confidence",
+        "ignore_row_if",
+        "mostly",
+    )
+    args_keys = ("column_A", "column_B", "languages", "min_chars", "confidence")

@@ -97,8 +97,11 @@ def _pair_expectations(p: ValidateParams, columns: set[str]) -> Iterable[Expecta
             column_B=column,
             languages=list(p.languages),
             min_chars=p.langid_min_chars,
-            description=f"{column} must be identified as the row's language (lingua; texts"
-            f" under {p.langid_min_chars} characters: script check only)",
+            confidence=p.langid_confidence,
+            description=f"{column} must be in the row's language: its letters in that"
+            f" language's script, and not identified (lingua) as another configured language"
+            f" with confidence >= {p.langid_confidence} (texts under {p.langid_min_chars}"
+            " characters and name-like texts: script check only)",
         )
         yield _named(langid, "row", "language", column)
 
