@@ -12,7 +12,7 @@ import pandas as pd
 
 from capo.params import ValidateParams
 from capo.validation.checkpoint import run_checkpoint
-from capo.validation.docs import clear_site, make_readable_offline
+from capo.validation.docs import add_gate_note, clear_site, make_readable_offline
 from capo.validation.gate import GateReport, evaluate_gate, language_stats, row_stats
 from capo.validation.outcomes import ExpectationOutcome, collect_outcomes
 from capo.validation.quarantine import failed_expectations, split_rows
@@ -85,4 +85,6 @@ def validate_pairs(
     gate = evaluate_gate(
         outcomes, stats, row_stats(failed), params.languages, params.max_failing_fraction
     )
+    if docs_dir is not None:
+        add_gate_note(docs_dir, gate.passed, gate.summary())
     return ValidationRun(accepted, quarantined, outcomes, stats, gate)
