@@ -19,11 +19,12 @@ __all__ = ["CHAT_TEMPLATE", "SPECIAL_TOKENS", "build_tiny_llama", "train_tokeniz
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, "<|user|>", "<|assistant|>", "<|system|>"]
 
-# GPT-2's split pattern with \p{M} kept inside words: the stock pattern cuts Devanagari
-# (and other abugida) words at every vowel sign, nearly doubling tokens per character.
-SPLIT_PATTERN = (
-    r"'(?:[sdmt]|ll|ve|re)| ?[\p{L}\p{M}]+| ?\p{N}+| ?[^\s\p{L}\p{M}\p{N}]+|\s+(?!\S)|\s+"
-)
+# GPT-2's split pattern with two changes. \p{M} stays inside words: the stock pattern cuts
+# Devanagari (and other abugida) words at every vowel sign, nearly doubling tokens per
+# character. Digits are split one by one (as Llama and others do): with runs kept together a
+# BPE learns each frequent training number as one token, and a held-out number then splits
+# into pieces never seen in training, so nothing learnt about its digits carries over.
+SPLIT_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+|\s+(?!\S)|\s+"
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}"

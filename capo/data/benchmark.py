@@ -1,20 +1,30 @@
 """The built-in multilingual preference benchmark (DESIGN.md §4), generated offline and seeded.
 
-    from capo.data.benchmark import generate_benchmark
+    from capo.data.benchmark import demonstrations, generate_benchmark
     from capo.params import BenchmarkParams
 
-    rows = generate_benchmark(BenchmarkParams(train_pairs=1500, test_pairs=400), seed=0)
+    rows = generate_benchmark(BenchmarkParams(train_pairs=1500, test_pairs=900), seed=0)
+    sft_rows = demonstrations(BenchmarkParams(), seed=0)   # clean gold answers, for SFT
 
 Every pair asks a short question with a verifiable answer (capo.data.benchmark_tasks) in the
 prompt's own language. The chosen answer is the gold answer; the rejected one is, at random,
 `wrong` (another answer of the same task), `wrong_language` (the gold answer in another
 language) or `near_miss` (a neighbouring number, or the gold answer misspelt). Annotation
-scores on a 1-10 scale follow that grading, so near misses make low-margin pairs. In the
-training split a per-language share of pairs has chosen and rejected swapped
-(`label_flipped`), drawn among same-language rejections (`rejected_kind`); the scores keep
-their positions, so only the model's confidence can find a flip. Questions are split by a
-hash of task and key, so a test question is never trained on in any language; the test
-split is clean.
+scores on a 1-10 scale follow that grading, so near misses make low-margin pairs.
+
+Questions are split by a hash of task and key into train, validation and test
+(``test_share``, ``validation_share``), so a held-out number is asked in no language in
+training; number words are compositional, so its answer is derivable from trained numbers.
+The test and validation splits are clean.
+
+Label noise hits the training pairs whose preference the model can learn: a share ``noise``
+(per language: ``noise_by_language``) of the same-language pairs (`wrong`, `near_miss`; an
+annotator does not prefer an answer in another language) is corrupted, as annotators and
+machine translation corrupt real data: most are flipped (chosen and rejected swapped), a share
+``corrupt_share`` has its chosen answer replaced by a near miss of the gold answer (a bad
+translation). Scores keep their positions, so only the model can find the noise. Noise is
+drawn from its own random stream in a fixed order, so the pairs are the same at every noise
+level and the noisy pairs at 0.2 are a subset of those at 0.4.
 """
 
 from __future__ import annotations
@@ -22,7 +32,10 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from capo.data.benchmark_prompts import PROMPTS
 from capo.data.benchmark_tasks import TASKS, Item, build_items, misspell
@@ -30,45 +43,97 @@ from capo.data.schema import pair_id
 from capo.errors import CapoError
 from capo.params import BenchmarkParams
 
-__all__ = ["KINDS", "SCORE_RANGES", "generate_benchmark"]
+__all__ = [
+    "DEMONSTRATION_COLUMNS",
+    "KINDS",
+    "NOISE_KINDS",
+    "SCORE_RANGES",
+    "demonstrations",
+    "generate_benchmark",
+    "split_of",
+    "write_demonstrations",
+]
 
 KINDS = ("wrong", "wrong_language", "near_miss")
+NOISE_KINDS = ("flip", "corrupted_chosen")
 SCORE_RANGES = {  # 1-10 annotation scale, like UltraFeedback
     "chosen": (7.5, 10.0),
     "near_miss": (6.0, 9.0),
     "wrong_language": (3.5, 6.5),
     "wrong": (1.0, 4.0),
 }
+DEMONSTRATION_COLUMNS = ("language", "prompt", "completion", "task")
 _TRIES_PER_PAIR = 30
 
 
-def generate_benchmark(params: BenchmarkParams, seed: int) -> list[dict[str, Any]]:
-    """Rows in the pair schema: per language, ``train`` pairs then ``test`` pairs."""
-    tasks = _check(params)
-    items = build_items(tasks, params.languages, params.max_number)
-    total = params.train_pairs + params.test_pairs
-    test_share = params.test_pairs / total if total else 0.0
+def generate_benchmark(
+    params: BenchmarkParams, seed: int, validation_pairs: int = 0
+) -> list[dict[str, Any]]:
+    """Rows in the pair schema: per language, train, then validation, then test pairs."""
+    items = _items(params)
     index = {(it.task, it.key): it for it in items}
+    counts = (
+        ("train", params.train_pairs),
+        ("validation", validation_pairs),
+        ("test", params.test_pairs),
+    )
     rows: list[dict[str, Any]] = []
     for i, lang in enumerate(params.languages):
-        for split, pairs in (("train", params.train_pairs), ("test", params.test_pairs)):
+        for split, pairs in counts:
             n = pairs // len(params.languages) + (i < pairs % len(params.languages))
-            pool = [
-                it
-                for it in items
-                if lang in it.golds and _is_test(it, test_share) == (split == "test")
-            ]
+            pool = [it for it in items if lang in it.golds and split_of(it, params) == split]
             rng = random.Random(f"capo-benchmark:{seed}:{lang}:{split}")
             made = _sample(pool, lang, n, rng, index, params.unscored_rate)
             for row in made:
                 row["split"] = split
             if split == "train":
-                _flip(made, params.flip_rates.get(lang, 0.0), rng)
+                noise_rng = random.Random(f"capo-benchmark-noise:{seed}:{lang}")
+                _add_noise(made, params.noise_rate(lang), params.corrupt_share, noise_rng, index)
             rows.extend(made)
     return rows
 
 
-def _check(params: BenchmarkParams) -> tuple[str, ...]:
+def demonstrations(params: BenchmarkParams, seed: int) -> list[dict[str, Any]]:
+    """Clean SFT demonstrations: every training question in every language, gold answer.
+
+    Rows {language, prompt, completion, task}, in a seeded order. These are what a real
+    pipeline fine-tunes on before preference tuning; never the (noisy) preference pairs.
+    """
+    rows = [
+        {
+            "language": lang,
+            "prompt": it.prompts[lang],
+            "completion": it.golds[lang],
+            "task": it.task,
+        }
+        for it in _items(params)
+        if split_of(it, params) == "train"
+        for lang in params.languages
+        if lang in it.golds
+    ]
+    random.Random(f"capo-demonstrations:{seed}").shuffle(rows)
+    return rows
+
+
+def write_demonstrations(params: BenchmarkParams, seed: int, path: str | Path) -> int:
+    """Write ``demonstrations`` as Parquet (an empty table when the benchmark is off)."""
+    rows = demonstrations(params, seed) if params.enabled else []
+    frame = pd.DataFrame(rows, columns=list(DEMONSTRATION_COLUMNS))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return len(frame)
+
+
+def split_of(item: Item, params: BenchmarkParams) -> str:
+    """train, validation or test, by a stable hash of the item's task and key."""
+    digest = hashlib.sha1(f"{item.task}:{item.key}".encode()).hexdigest()
+    u = int(digest[:8], 16) / 2**32
+    if u < params.test_share:
+        return "test"
+    return "validation" if u < params.test_share + params.validation_share else "train"
+
+
+def _items(params: BenchmarkParams) -> list[Item]:
     tasks = params.tasks or TASKS
     unknown = [t for t in tasks if t not in PROMPTS]
     if unknown:
@@ -79,12 +144,7 @@ def _check(params: BenchmarkParams) -> tuple[str, ...]:
         raise CapoError(
             f"ingest.benchmark.languages: no prompts for {bad[0]!r} (have {sorted(known)})"
         )
-    return tuple(tasks)
-
-
-def _is_test(item: Item, share: float) -> bool:
-    digest = hashlib.sha1(f"{item.task}:{item.key}".encode()).hexdigest()
-    return int(digest[:8], 16) / 2**32 < share
+    return build_items(tuple(tasks), params.languages, params.max_number)
 
 
 def _sample(
@@ -150,28 +210,41 @@ def _row(
         "source": "benchmark",
         "translated_from": None,
         "label_flipped": False,
+        "noise_kind": None,
         "gold": gold,
         "task": item.task,
         "rejected_kind": kind,
     }
 
 
-def _flip(rows: list[dict[str, Any]], rate: float, rng: random.Random) -> None:
-    """Swap chosen and rejected in round(rate * len(rows)) rows; scores stay in place.
+def _add_noise(
+    rows: list[dict[str, Any]], rate: float, corrupt_share: float, rng: random.Random, index: dict
+) -> None:
+    """Corrupt round(rate * eligible) same-language pairs: flips and corrupted chosen answers.
 
-    Only same-language rejections are flipped: an annotator may confuse a near miss or a
-    wrong answer with the right one, but does not prefer an answer in another language
-    (which the validate stage's language check would catch anyway).
+    The order of candidates, each one's kind and its own random stream are drawn before the
+    rate is applied, so a higher rate corrupts a superset of the pairs a lower one does.
     """
     eligible = [i for i, row in enumerate(rows) if row["rejected_kind"] != "wrong_language"]
-    wanted = round(rate * len(rows))
-    if wanted > len(eligible):
-        raise CapoError(
-            f"ingest.benchmark.flip_rates: {rate} asks {wanted} flips, only {len(eligible)} "
-            "pairs have a same-language rejected answer"
-        )
-    for i in sorted(rng.sample(eligible, wanted)):
+    rng.shuffle(eligible)
+    plan = [(i, rng.random() < corrupt_share, rng.random()) for i in eligible]
+    by_gold = {(it.task, lang, g): it for it in index.values() for lang, g in it.golds.items()}
+    for i, corrupt, stream in plan[: round(rate * len(eligible))]:
         row = rows[i]
-        row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
-        row["label_flipped"] = True
+        item = by_gold[(row["task"], row["language"], row["gold"])]
+        bad = _corruption(row, item, random.Random(stream), index) if corrupt else None
+        if bad is None:
+            row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
+        else:
+            row["chosen"] = bad
+        row["label_flipped"], row["noise_kind"] = True, "flip" if bad is None else NOISE_KINDS[1]
         row["id"] = pair_id(row["language"], row["prompt"], row["chosen"], row["rejected"])
+
+
+def _corruption(row: dict[str, Any], item: Item, rng: random.Random, index: dict) -> str | None:
+    """A near miss of the gold answer (a mistranslation) unlike the rejected one, or None."""
+    for _ in range(4):
+        bad = _negative("near_miss", item, row["language"], rng, (), index)
+        if bad is not None and bad not in (row["gold"], row["rejected"]):
+            return bad
+    return None

@@ -1,12 +1,16 @@
 """Task families of the built-in benchmark: items with a verifiable gold answer per language.
 
-Answers come from real multilingual resources shipped in PyPI packages: Unicode CLDR via
-Babel (weekday, month, country and language names) and num2words (number words).
+Answers come from real multilingual resources shipped in PyPI packages: num2words (number
+words), Unicode CLDR via Babel (weekday, month, country and language names) and the Unicode
+character database (Devanagari digits). num2words has no Hindi or Chinese: Hindi asks for the
+number in Devanagari digits (४७), Chinese for Chinese numerals (四十七, 一百零五), both
+compositional like number words, so a held-out number is derivable from trained ones.
 """
 
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,11 +19,25 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from capo.data.benchmark_prompts import COUNTRY_CODES, LANGUAGE_CODES, PROMPTS
 
-__all__ = ["TASKS", "Item", "build_items", "misspell"]
+__all__ = [
+    "COMPOSITIONAL",
+    "TASKS",
+    "Item",
+    "build_items",
+    "chinese_numeral",
+    "devanagari_digits",
+    "misspell",
+    "number_answer",
+]
 
 TASKS = tuple(PROMPTS)
-_MAX_ANSWER_WORDS = 3
-_MAX_ANSWER_CHARS = 24
+# Compositional families: a held-out key is derivable from trained keys (DESIGN.md §4).
+COMPOSITIONAL = frozenset({"number_words"})
+# Name answers (CLDR) stay short; number words are as long as the language makes them.
+_MAX_NAME_WORDS = 3
+_MAX_ANSWER_CHARS = 48
+_ZH_DIGITS = "零一二三四五六七八九"
+_ZH_UNITS = ((1000, "千"), (100, "百"), (10, "十"))
 
 
 @dataclass(frozen=True)
@@ -32,8 +50,43 @@ class Item:
     golds: dict[str, str] = field(default_factory=dict)  # language -> gold answer
 
 
-def _short(answer: str) -> bool:
-    return len(answer.split()) <= _MAX_ANSWER_WORDS and len(answer) <= _MAX_ANSWER_CHARS
+def _short(task: str, answer: str) -> bool:
+    words = len(answer.split())
+    return len(answer) <= _MAX_ANSWER_CHARS and (task in COMPOSITIONAL or words <= _MAX_NAME_WORDS)
+
+
+def chinese_numeral(n: int) -> str:
+    """Chinese numerals of 0 <= n < 10000: 四十七, 十二, 一百零五, 一千零五十."""
+    if not 0 <= n < 10000:
+        raise ValueError(f"chinese_numeral: {n} not in [0, 10000)")
+    if n < 20:  # 十, 十一 ... 十九: the leading 一 is dropped below twenty
+        return _ZH_DIGITS[n] if n < 10 else "十" + (_ZH_DIGITS[n - 10] if n > 10 else "")
+    parts, gap = [], False
+    for value, unit in _ZH_UNITS:
+        digit = n // value % 10
+        if digit:
+            parts += ["零"] * (gap and bool(parts)) + [_ZH_DIGITS[digit] + unit]
+            gap = False
+        else:
+            gap = bool(parts)
+    if n % 10:
+        parts += ["零"] * gap + [_ZH_DIGITS[n % 10]]
+    return "".join(parts)
+
+
+def devanagari_digits(n: int) -> str:
+    """``n`` in Devanagari digits (४७), from the Unicode character database."""
+    names = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+    return "".join(unicodedata.lookup(f"DEVANAGARI DIGIT {names[int(d)]}") for d in str(n))
+
+
+def number_answer(n: int, lang: str) -> str | None:
+    """The gold answer of "write n" in ``lang``, or None when no resource has it."""
+    if lang == "zh":
+        return chinese_numeral(n)
+    if lang == "hi":
+        return devanagari_digits(n)
+    return num2words(n, lang=lang) if lang in CONVERTER_CLASSES else None
 
 
 def _cyclic(names: Callable[[Locale], list[str]], step: int) -> Callable[..., list[tuple]]:
@@ -57,10 +110,8 @@ def _months(locale: Locale) -> list[str]:
 
 
 def _numbers(locale: Locale, max_number: int) -> list[tuple[str, str, str]]:
-    lang = locale.language
-    if lang not in CONVERTER_CLASSES:
-        return []
-    return [(str(n), str(n), num2words(n, lang=lang)) for n in range(max_number + 1)]
+    answers = ((n, number_answer(n, locale.language)) for n in range(max_number + 1))
+    return [(str(n), str(n), gold) for n, gold in answers if gold is not None]
 
 
 def _countries(locale: Locale, _max_number: int) -> list[tuple[str, str, str]]:
@@ -86,8 +137,8 @@ _QUERIES: dict[str, Callable[[Locale, int], list[tuple[str, str, str]]]] = {
 def build_items(tasks: Sequence[str], languages: Sequence[str], max_number: int) -> list[Item]:
     """All questions of ``tasks`` with their prompts and golds in ``languages``, in a fixed order.
 
-    A language is left out of an item when its resource lacks it (num2words has no Hindi or
-    Chinese) or its answer is longer than three words.
+    A language is left out of an item when its resource lacks it or its answer is too long
+    (CLDR names over three words, any answer over 48 characters).
     """
     items: dict[tuple[str, str], Item] = {}
     for task in tasks:
@@ -96,7 +147,7 @@ def build_items(tasks: Sequence[str], languages: Sequence[str], max_number: int)
             if template is None:
                 continue
             for key, query, gold in _QUERIES[task](Locale.parse(lang), max_number):
-                if not _short(gold):
+                if not _short(task, gold):
                     continue
                 item = items.setdefault((task, key), Item(task, key))
                 item.prompts[lang] = template.format(x=query)
