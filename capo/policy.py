@@ -1,6 +1,12 @@
-"""The policy stage: load a Hugging Face model or build the tiny one, then SFT it on chosen answers.
+"""The policy stage: load a Hugging Face model or build the tiny one, then SFT it.
 
-    policy, tokenizer = prepare_policy(params.policy, train_df, out_dir, seed=params.seed)
+    policy, tokenizer = prepare_policy(params.policy, train_df, out_dir, seed=params.seed,
+                                       demonstrations=sft_df)
+
+SFT data (``policy.sft_data``): clean demonstrations (prompt, completion) where there are
+some, as real pipelines fine-tune on curated answers before preference tuning; the
+preference pairs' chosen answers only when asked (``chosen``), since noisy labels would
+then teach the reference the wrong answers too. ``auto`` takes demonstrations when present.
 
 Prompt format (shared by SFT, the reference log-probs, DPO training and generation): plain
 text, ``prompt + completion + eos``, exactly what TRL's DPOTrainer builds from string
@@ -26,9 +32,17 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from capo.errors import CapoError
 from capo.params import BUILTIN_MODEL, PolicyParams
+from capo.reproducible import without_timings
 from capo.tiny import CHAT_TEMPLATE, build_tiny_llama, train_tokenizer
 
-__all__ = ["build_builtin_policy", "load_pretrained", "make_sft_trainer", "prepare_policy", "sft"]
+__all__ = [
+    "build_builtin_policy",
+    "load_pretrained",
+    "make_sft_trainer",
+    "prepare_policy",
+    "sft",
+    "sft_examples",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +96,17 @@ def build_builtin_policy(
 def make_sft_trainer(
     model: PreTrainedModel,
     tokenizer: Any,
-    pairs: pd.DataFrame,
+    examples: pd.DataFrame,
     params: PolicyParams,
     seed: int,
     output_dir: str | Path,
 ) -> Any:
-    """TRL SFTTrainer on prompt -> chosen in TRL's prompt-completion format (the DPO format)."""
+    """TRL SFTTrainer on prompt -> completion, TRL's prompt-completion format (as DPO's)."""
     from trl import SFTConfig, SFTTrainer
 
-    data = Dataset.from_dict({"prompt": list(pairs["prompt"]), "completion": list(pairs["chosen"])})
+    data = Dataset.from_dict(
+        {"prompt": list(examples["prompt"]), "completion": list(examples["completion"])}
+    )
     args = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=params.sft_epochs,
@@ -112,41 +128,65 @@ def make_sft_trainer(
 
 
 def sft(
-    model: PreTrainedModel, tokenizer: Any, pairs: pd.DataFrame, params: PolicyParams, seed: int
+    model: PreTrainedModel, tokenizer: Any, examples: pd.DataFrame, params: PolicyParams, seed: int
 ) -> list[dict[str, float]]:
-    """Fine-tune ``model`` in place on prompt -> chosen; returns the trainer's loss log."""
+    """Fine-tune ``model`` in place on prompt -> completion; returns the trainer's loss log."""
     with tempfile.TemporaryDirectory(prefix="capo-sft-") as tmp:
-        trainer = make_sft_trainer(model, tokenizer, pairs, params, seed, tmp)
+        trainer = make_sft_trainer(model, tokenizer, examples, params, seed, tmp)
         trainer.train()
     return [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
 
 
-def _training_texts(pairs: pd.DataFrame) -> list[str]:
-    return [
-        text for col in ("prompt", "chosen", "rejected") for text in pairs[col].astype(str).tolist()
-    ]
+def sft_examples(
+    params: PolicyParams, pairs: pd.DataFrame, demonstrations: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The SFT set (prompt, completion) that ``policy.sft_data`` names."""
+    have = demonstrations is not None and len(demonstrations) > 0
+    if params.sft_data == "demonstrations" and not have:
+        raise CapoError(
+            "policy.sft_data is 'demonstrations' but there are none (the built-in benchmark "
+            "writes them); set policy.sft_data: chosen to fine-tune on the chosen answers"
+        )
+    if params.sft_data != "chosen" and have:
+        logger.info("SFT on %d clean demonstrations", len(demonstrations))
+        return demonstrations[["prompt", "completion"]].reset_index(drop=True)
+    logger.info("SFT on the chosen answers of %d training pairs", len(pairs))
+    return pairs[["prompt", "chosen"]].rename(columns={"chosen": "completion"})
+
+
+def _training_texts(pairs: pd.DataFrame, examples: pd.DataFrame) -> list[str]:
+    columns = [pairs[c] for c in ("prompt", "chosen", "rejected")]
+    columns += [examples[c] for c in ("prompt", "completion")]
+    return [text for col in columns for text in col.astype(str).tolist()]
 
 
 def prepare_policy(
-    params: PolicyParams, pairs: pd.DataFrame, out_dir: str | Path, seed: int = 0
+    params: PolicyParams,
+    pairs: pd.DataFrame,
+    out_dir: str | Path,
+    seed: int = 0,
+    demonstrations: pd.DataFrame | None = None,
 ) -> tuple[PreTrainedModel, Any]:
-    """Load or build the policy, SFT it on ``pairs`` (prompt, chosen), save it to ``out_dir``."""
+    """Load or build the policy, SFT it (``sft_examples``), save it to ``out_dir``."""
     missing = {"prompt", "chosen", "rejected"} - set(pairs.columns)
     if missing:
         raise CapoError(f"training pairs lack columns {sorted(missing)}")
+    examples = sft_examples(params, pairs, demonstrations)
     if params.model == BUILTIN_MODEL:
-        model, tokenizer = build_builtin_policy(params, _training_texts(pairs), seed)
+        texts = _training_texts(pairs, examples)
+        model, tokenizer = build_builtin_policy(params, texts, seed)
         if params.sft_epochs == 0:
             logger.warning("policy.sft_epochs is 0: the tiny policy stays untrained")
     else:
         model, tokenizer = load_pretrained(params.model, params.trust_remote_code)
     log: list[dict[str, float]] = []
     if params.sft_epochs > 0:
-        log = sft(model, tokenizer, pairs, params, seed)
+        log = sft(model, tokenizer, examples, params, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)  # safetensors: transformers 5 writes nothing else
     tokenizer.save_pretrained(out)
-    (out / "sft_log.json").write_text(json.dumps(log, indent=1), encoding="utf-8")
+    sft_log = json.dumps(without_timings(log), indent=1)  # same inputs, same bytes
+    (out / "sft_log.json").write_text(sft_log, encoding="utf-8")
     logger.info("policy saved to %s", out)
     return model, tokenizer

@@ -15,11 +15,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--train", default="data/validated/train.parquet")
+    parser.add_argument(
+        "--demonstrations", default=None, help="clean SFT demonstrations (prompt, completion)"
+    )
     parser.add_argument("--out", default="models/policy")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     pairs = read_table(args.train, {"prompt", "chosen", "rejected"})
-    prepare_policy(params.policy, pairs, args.out, seed=params.seed)
+    demos = (
+        read_table(args.demonstrations, {"prompt", "completion"}) if args.demonstrations else None
+    )
+    prepare_policy(params.policy, pairs, args.out, seed=params.seed, demonstrations=demos)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,18 @@ from safetensors.torch import load_file
 
 from capo.errors import CapoError
 from capo.params import PolicyParams
-from capo.policy import build_builtin_policy, load_pretrained, make_sft_trainer, prepare_policy
+from capo.data.benchmark import demonstrations
+from capo.data.benchmark_tasks import number_answer
+from capo.evaluation.generation import greedy_answers
+from capo.evaluation.metrics import answer_matches
+from capo.params import BenchmarkParams
+from capo.policy import (
+    build_builtin_policy,
+    load_pretrained,
+    make_sft_trainer,
+    prepare_policy,
+    sft_examples,
+)
 from capo.reference import tokenize_pairs
 from tests.test_reference import pairs_frame
 
@@ -40,7 +51,8 @@ def test_sft_sees_exactly_the_dpo_tokens(tmp_path):
     pairs = pairs_frame(8)
     params = PolicyParams(**TINY)
     model, tok = build_builtin_policy(params, _texts(pairs), seed=0)
-    trainer = make_sft_trainer(model, tok, pairs, params, seed=0, output_dir=tmp_path)
+    examples = sft_examples(PolicyParams(**TINY, sft_data="chosen"), pairs, None)
+    trainer = make_sft_trainer(model, tok, examples, params, seed=0, output_dir=tmp_path)
     dpo = tokenize_pairs(tok, pairs)
     for row, ex in zip(trainer.train_dataset, dpo, strict=True):
         assert row["input_ids"] == ex["prompt_ids"] + ex["chosen_ids"]
@@ -64,6 +76,41 @@ def test_builtin_stage_learns_to_answer_then_stop(tmp_path):
         out = model.generate(ids, max_new_tokens=24, do_sample=False)[0, ids.shape[1] :]
         right += out[-1].item() == tok.eos_token_id and tok.decode(out[:-1]) == chosen
     assert right >= 6, right
+
+
+def test_sft_takes_clean_demonstrations_not_the_noisy_chosen_answers():
+    pairs = pairs_frame(6)
+    demos = pd.DataFrame({"prompt": ["Say 1:", "Say 2:"], "completion": [" one", " two"]})
+    auto = sft_examples(PolicyParams(**TINY), pairs, demos)
+    assert auto.to_dict("list") == demos.to_dict("list")
+    chosen = sft_examples(PolicyParams(**TINY, sft_data="chosen"), pairs, demos)
+    assert list(chosen["completion"]) == list(pairs["chosen"])
+    assert list(sft_examples(PolicyParams(**TINY), pairs, None)["completion"]) == list(
+        pairs["chosen"]
+    )
+    with pytest.raises(CapoError, match="sft_data is 'demonstrations' but there are none"):
+        sft_examples(PolicyParams(**TINY, sft_data="demonstrations"), pairs, demos.iloc[:0])
+
+
+@pytest.mark.slow
+def test_builtin_policy_fits_its_training_questions_and_generalises(tmp_path):
+    """SFT on the benchmark's demonstrations (small sizes): greedy exact match on training
+    questions >= 0.9, and held-out numbers are answered too (number words are compositional)."""
+    bench = BenchmarkParams(languages=("en", "de", "zh"), train_pairs=60)
+    demos = pd.DataFrame(demonstrations(bench, seed=0))
+    params = PolicyParams(max_length=64, sft_epochs=10)  # the default tiny model
+    pairs = demos.rename(columns={"completion": "chosen"}).assign(rejected="x")
+    model, tok = prepare_policy(params, pairs, tmp_path / "p", seed=0, demonstrations=demos)
+    answers = greedy_answers(model, tok, list(demos["prompt"]), batch_size=64, max_new_tokens=16)
+    fit = sum(map(answer_matches, answers, demos["completion"])) / len(demos)
+    assert fit >= 0.9, fit
+    trained = set(demos["prompt"])
+    held_out = [n for n in range(1000) if f"Write {n} in words." not in trained]
+    got = greedy_answers(model, tok, [f"Write {n} in words." for n in held_out], batch_size=64)
+    right = sum(
+        answer_matches(a, number_answer(n, "en")) for a, n in zip(got, held_out, strict=True)
+    )
+    assert right / len(held_out) >= 0.6, (right, len(held_out))
 
 
 def test_local_model_directory_loads_safetensors(tmp_path, make_tiny_model, tiny_tokenizer):
