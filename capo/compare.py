@@ -190,6 +190,16 @@ def headline(comparison: Mapping[str, Any], candidate: str, baseline: str) -> li
     return lines
 
 
+def degenerate_lines(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One warning per model the evaluate stage found degenerate (health block)."""
+    return [
+        f"WARNING: {loss} is degenerate: {'; '.join(doc['health']['reasons'])}. Its reward "
+        "accuracy says nothing about its answers."
+        for loss, doc in metrics.items()
+        if doc.get("health", {}).get("degenerate")
+    ]
+
+
 def _pair_table(name: str, pair: Mapping[str, Any], candidate: str) -> Table:
     c, b = candidate, name.split("_vs_", 1)[1]
     header = [
@@ -239,6 +249,26 @@ def _overview(metrics: Mapping[str, Mapping[str, Any]]) -> Table:
     return Table("Reward accuracy of every loss", ["language", *losses], rows)
 
 
+def _health_table(metrics: Mapping[str, Mapping[str, Any]]) -> Table:
+    keys = ("generation_accuracy", "language_fidelity", "empty_rate")
+    rows = [
+        [
+            loss,
+            *(_f(doc["overall"].get(k)) for k in keys),
+            _f(doc.get("reference", {}).get("overall", {}).get("generation_accuracy")),
+            "DEGENERATE" if doc.get("health", {}).get("degenerate") else "ok",
+        ]
+        for loss, doc in metrics.items()
+    ]
+    note = (
+        "Greedy answers on the test prompts. A model is degenerate when it answers empty too "
+        "often or falls below the policy's generation accuracy or fidelity by more than "
+        "evaluate.max_generation_drop (params.yaml)."
+    )
+    header = ["loss", *keys, "policy generation_accuracy", "health"]
+    return Table("Does every model still answer?", header, rows, note)
+
+
 def _reference_table(doc: Mapping[str, Any]) -> Table | None:
     ref = doc.get("reference")
     if not ref:
@@ -275,7 +305,7 @@ def report_tables(
     noise: Mapping[str, Any] | None = None,
 ) -> list[Table]:
     """Overview, one table per baseline, the reference's generation, the noise analysis."""
-    tables = [_overview(metrics)]
+    tables = [_health_table(metrics), _overview(metrics)]
     tables += [
         _pair_table(name, pair, candidate)
         for name, pair in comparison.items()

@@ -73,6 +73,7 @@ def gate_checks(metrics: dict[str, dict[str, Any]], gate: RegisterParams) -> lis
                 value >= gate.language_floor,
             )
         )
+    checks += _health_checks(metrics[gate.loss])
     base = _overall(metrics, gate.baseline)
     gain = acc - base
     checks.append(
@@ -84,6 +85,23 @@ def gate_checks(metrics: dict[str, dict[str, Any]], gate: RegisterParams) -> lis
         )
     )
     return checks
+
+
+def _health_checks(doc: dict[str, Any]) -> list[GateCheck]:
+    """A model that stopped answering never passes: the evaluate stage's ``health`` block."""
+    health = doc.get("health")
+    if health is None:
+        raise CapoError("metrics have no health block: re-run the evaluate stage")
+    limits = (
+        ("empty answers", "empty_rate", "max_empty_rate"),
+        ("generation accuracy drop vs policy", "generation_accuracy_drop", "max_drop"),
+        ("language fidelity drop vs policy", "language_fidelity_drop", "max_drop"),
+    )
+    return [
+        GateCheck(name, float(health[key]), float(health[limit]), health[key] <= health[limit])
+        for name, key, limit in limits
+        if health.get(key) is not None
+    ]
 
 
 def gate_table(checks: list[GateCheck]) -> str:

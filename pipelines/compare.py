@@ -16,7 +16,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from capo.compare import compare_losses, headline, load_metrics, read_curves, report_tables
+from capo.compare import (
+    compare_losses,
+    degenerate_lines,
+    headline,
+    load_metrics,
+    read_curves,
+    report_tables,
+)
 from capo.compare_render import render_html, render_markdown
 from capo.errors import CapoError
 from capo.evaluation.noise import noise_weights
@@ -67,7 +74,7 @@ def compare(args: argparse.Namespace, params: Params) -> dict[str, Any]:
         dpi=cfg.dpi,
     )
     title = f"{cfg.candidate} against the baselines, per language"
-    lines = headline(comparison, cfg.candidate, cfg.baseline)
+    lines = degenerate_lines(metrics) + headline(comparison, cfg.candidate, cfg.baseline)
     tables = report_tables(comparison, metrics, cfg.candidate, noise)
     md_path = Path(args.out_md)
     _write(md_path, render_markdown(title, lines, tables, figures, relative_to=md_path.parent))

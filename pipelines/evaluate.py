@@ -26,6 +26,7 @@ from capo.evaluation.evaluate import (
     plot_rows,
     policy_rewards,
 )
+from capo.evaluation.metrics import generation_health
 from capo.params import Params, load_params
 from capo.policy import load_pretrained
 from capo.reference import read_table
@@ -94,7 +95,13 @@ def evaluate(args: argparse.Namespace, params: Params) -> dict[str, Any]:
         policy, policy_tokenizer = _load(args.policy, params)
         ref_answers = _generate(policy, policy_tokenizer, pairs, params, "generation (reference)")
     gold = gold_fidelity_frame(pairs, params.ingest.languages)
-    return metrics_document(rewards, answers, ref_answers, gold)
+    doc = metrics_document(rewards, answers, ref_answers, gold)
+    doc["health"] = generation_health(
+        doc,
+        max_empty_rate=params.evaluate.max_empty_rate,
+        max_drop=params.evaluate.max_generation_drop,
+    )
+    return doc
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -120,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     _write_json(out, doc)
     _write_json(Path(args.plots or f"plots/evaluate/{args.loss}.json"), plot_rows(doc))
     overall = doc["overall"]
+    if doc["health"]["degenerate"]:
+        logger.warning("%s is degenerate: %s", args.loss, "; ".join(doc["health"]["reasons"]))
     logger.info(
         "%s: reward accuracy %.4f, margin %.4f, generation accuracy %s over %d pairs -> %s",
         args.loss,

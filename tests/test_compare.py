@@ -272,3 +272,25 @@ def test_html_report_renders_in_chromium(tmp_path):
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] == 2400 and pixels.std() > 0.01  # drawn, not blank
+
+
+def test_report_flags_a_degenerate_model_first():
+    """A model that answers nothing is named at the top of the report, not buried in zeros."""
+    from capo.compare import degenerate_lines, report_tables
+
+    metrics = json.loads(json.dumps(METRICS))
+    metrics["ipo"]["health"] = {"degenerate": True, "reasons": ["empty answers 100.0% > 2.0%"]}
+    metrics["capo"]["health"] = {"degenerate": False, "reasons": []}
+    lines = degenerate_lines(metrics)
+    assert lines == [
+        "WARNING: ipo is degenerate: empty answers 100.0% > 2.0%. Its reward accuracy says "
+        "nothing about its answers."
+    ]
+    comparison = compare_losses(metrics, "capo", "sigmoid", 0.0)
+    first = report_tables(comparison, metrics, "capo")[0]
+    assert first.title == "Does every model still answer?"
+    assert {row[0]: row[-1] for row in first.rows} == {
+        "capo": "ok",
+        "sigmoid": "ok",
+        "ipo": "DEGENERATE",
+    }

@@ -29,6 +29,7 @@ from capo.evaluation.evaluate import (
     policy_rewards,
     reward_frame,
 )
+from capo.evaluation.metrics import generation_health
 
 from .conftest import toy_pairs
 
@@ -141,7 +142,12 @@ def test_reward_frame_and_metrics_document_by_hand():
     )
     np.testing.assert_allclose(rewards["reward_margin"], [0.1, -0.1, 0.4, 0.0])
     answers = pd.DataFrame(
-        {"id": ["p1", "p3"], "generation_accuracy": [1.0, 0.0], "language_fidelity": [1.0, 1.0]}
+        {
+            "id": ["p1", "p3"],
+            "generation_accuracy": [1.0, 0.0],
+            "language_fidelity": [1.0, 0.0],
+            "empty_rate": [0.0, 1.0],  # p3 answered nothing
+        }
     )
     ref = pd.DataFrame(
         {
@@ -150,6 +156,7 @@ def test_reward_frame_and_metrics_document_by_hand():
             "answer": ["x", "y"],
             "generation_accuracy": [0.0, 0.0],
             "language_fidelity": [1.0, 0.0],
+            "empty_rate": [0.0, 0.0],
         }
     )
     gold = pd.DataFrame(
@@ -162,9 +169,11 @@ def test_reward_frame_and_metrics_document_by_hand():
     assert doc["per_language"]["hi"]["reward_accuracy"] == 0.5
     assert doc["per_language"]["hi"]["generation_accuracy"] == 0.0
     assert doc["per_language"]["en"]["generation_accuracy"] == 1.0
+    assert doc["per_language"]["hi"]["empty_rate"] == 1.0 and doc["overall"]["empty_rate"] == 0.5
     assert doc["reference"]["per_language"]["hi"] == {
         "generation_accuracy": 0.0,
         "language_fidelity": 0.0,
+        "empty_rate": 0.0,
         "gold_language_fidelity": 1.0,
         "verifiable": 1,
     }
@@ -172,6 +181,25 @@ def test_reward_frame_and_metrics_document_by_hand():
     assert [r["language"] for r in rows] == ["en", "hi", "all"]
     assert rows[-1]["reward_accuracy"] == 0.5 and rows[0]["reference_generation_accuracy"] == 0.0
     json.dumps(doc, allow_nan=False)
+
+
+def test_generation_health_by_hand():
+    doc = {
+        "overall": {"generation_accuracy": 0.80, "language_fidelity": 0.97, "empty_rate": 0.01},
+        "reference": {"overall": {"generation_accuracy": 0.90, "language_fidelity": 0.98}},
+    }
+    health = generation_health(doc, max_empty_rate=0.02, max_drop=0.05)
+    assert health["generation_accuracy_drop"] == pytest.approx(0.10)
+    assert health["language_fidelity_drop"] == pytest.approx(0.01)
+    assert health["degenerate"] and len(health["reasons"]) == 1
+    assert "generation_accuracy" in health["reasons"][0]
+    doc["overall"].update(generation_accuracy=0.86, empty_rate=0.03)
+    health = generation_health(doc, max_empty_rate=0.02, max_drop=0.05)
+    assert health["degenerate"] and health["reasons"] == ["empty answers 3.0% > 2.0%"]
+    doc["overall"]["empty_rate"] = 0.0
+    assert not generation_health(doc, max_empty_rate=0.02, max_drop=0.05)["degenerate"]
+    unknown = generation_health({"overall": {}}, max_empty_rate=0.02, max_drop=0.05)
+    assert not unknown["degenerate"] and unknown["generation_accuracy_drop"] is None
 
 
 def test_metrics_document_without_generation():
@@ -329,6 +357,12 @@ def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny
     for key in ("reward_accuracy", "reward_margin", "generation_accuracy", "language_fidelity"):
         assert 0 <= doc["overall"][key] <= 1 or key == "reward_margin"
     assert doc["reference"]["overall"]["verifiable"] == 6
+    health, overall = doc["health"], doc["overall"]
+    assert 0 <= overall["empty_rate"] <= 1 and health["empty_rate"] == overall["empty_rate"]
+    ref_acc = doc["reference"]["overall"]["generation_accuracy"]
+    drop = ref_acc - overall["generation_accuracy"]
+    assert health["generation_accuracy_drop"] == pytest.approx(drop)
+    assert health["degenerate"] == bool(health["reasons"])
     rows = json.loads(plots.read_text())
     assert [r["language"] for r in rows] == ["de", "en", "all"]
     with pytest.raises(CapoError, match=r"not in params train\.losses"):

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from capo.evaluation.metrics import generation_health
 from capo.params import RegisterParams
 from capo.registry import gate_checks
 from tests.conftest import GIT_ENV as ENV
@@ -32,13 +33,23 @@ stages:
 """
 
 
-def _metrics(overall: float, per_language: dict[str, float]) -> dict:
-    return {
-        "overall": {"reward_accuracy": overall, "reward_margin": 0.5},
+def _metrics(overall: float, per_language: dict[str, float], answers: float = 0.9) -> dict:
+    """A metrics document; ``answers`` is the model's generation accuracy (policy: 0.9)."""
+    doc = {
+        "overall": {
+            "reward_accuracy": overall,
+            "reward_margin": 0.5,
+            "generation_accuracy": answers,
+            "language_fidelity": 0.99,
+            "empty_rate": 0.0 if answers else 1.0,
+        },
         "per_language": {
             k: {"reward_accuracy": v, "reward_margin": 0.4} for k, v in per_language.items()
         },
+        "reference": {"overall": {"generation_accuracy": 0.9, "language_fidelity": 0.99}},
     }
+    doc["health"] = generation_health(doc, max_empty_rate=0.02, max_drop=0.05)
+    return doc
 
 
 def _sh(args, cwd, check=True):
@@ -89,8 +100,29 @@ def test_gate_checks_every_condition():
         "overall reward accuracy": True,
         "reward accuracy [de]": True,
         "reward accuracy [hi]": False,
+        "empty answers": True,
+        "generation accuracy drop vs policy": True,
+        "language fidelity drop vs policy": True,
         "gain over sigmoid": False,
     }
+
+
+def test_gate_refuses_a_model_that_stopped_answering():
+    """The collapse of the first default runs: every answer EOS, reward accuracy fine."""
+    collapsed = _metrics(0.9, {"de": 0.9}, answers=0.0)
+    collapsed["overall"]["language_fidelity"] = 0.0
+    collapsed["health"] = generation_health(collapsed, max_empty_rate=0.02, max_drop=0.05)
+    metrics = {"capo": collapsed, "sigmoid": _metrics(0.5, {})}
+    gate = RegisterParams(min_reward_accuracy=0.5, language_floor=0.5, min_gain_over_baseline=0)
+    failed = {c.name for c in gate_checks(metrics, gate) if not c.passed}
+    assert failed == {
+        "empty answers",
+        "generation accuracy drop vs policy",
+        "language fidelity drop vs policy",
+    }
+    slipping = _metrics(0.9, {"de": 0.9}, answers=0.84)  # 0.06 below the policy's 0.9
+    checks = {c.name: c.passed for c in gate_checks({**metrics, "capo": slipping}, gate)}
+    assert checks["generation accuracy drop vs policy"] is False and checks["empty answers"]
 
 
 @pytest.mark.slow

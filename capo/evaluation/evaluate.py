@@ -39,7 +39,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 REWARD_METRICS = ("reward_accuracy", "reward_margin")
-GENERATION_METRICS = ("generation_accuracy", "language_fidelity")
+GENERATION_METRICS = ("generation_accuracy", "language_fidelity", "empty_rate")
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 LogpsFn = Callable[[Any, Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]]
 
@@ -139,7 +139,8 @@ def generation_frame(
     max_length: int | None = None,
     desc: str = "generation",
 ) -> pd.DataFrame:
-    """Per verifiable pair: id, language, answer, generation_accuracy, language_fidelity."""
+    """Per verifiable pair: id, language, answer, generation_accuracy, language_fidelity and
+    empty_rate (1.0 for an empty answer: the collapse to EOS that DPO can cause)."""
     rows = verifiable(pairs)
     answers = greedy_answers(
         model,
@@ -151,6 +152,7 @@ def generation_frame(
         desc=desc,
     )
     scores = score_answers(answers, rows["gold"].tolist(), rows["language"].tolist(), languages)
+    scores["empty_rate"] = np.array([not a.strip() for a in answers], dtype=float)
     scores.insert(0, "language", rows["language"].astype(str).to_numpy())
     scores.insert(0, "id", rows["id"].astype(str).to_numpy())
     return scores

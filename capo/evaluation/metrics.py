@@ -21,6 +21,7 @@ import pandas as pd
 __all__ = [
     "answer_matches",
     "first_line",
+    "generation_health",
     "implicit_rewards",
     "normalize_answer",
     "relative_change",
@@ -121,3 +122,37 @@ def summarize(
         for key, group in frame.groupby(by, sort=True, dropna=False)
     }
     return {"overall": _means(frame, columns, sums), "per_language": per_group}
+
+
+def generation_health(
+    doc: dict[str, Any], *, max_empty_rate: float, max_drop: float
+) -> dict[str, Any]:
+    """Is the model still answering? Compares a metrics document with its reference policy.
+
+    A model is degenerate when its share of empty answers passes ``max_empty_rate``, or its
+    generation accuracy or language fidelity is below the reference policy's (the SFT model,
+    ``doc["reference"]``) by more than ``max_drop``. Missing numbers (no verifiable pairs, no
+    reference generation) decide nothing and stay None.
+    """
+    overall, ref = doc.get("overall", {}), doc.get("reference", {}).get("overall", {})
+
+    def drop(key: str) -> float | None:
+        a, b = overall.get(key), ref.get(key)
+        return None if a is None or b is None else float(b) - float(a)
+
+    health: dict[str, Any] = {
+        "empty_rate": overall.get("empty_rate"),
+        "generation_accuracy_drop": drop("generation_accuracy"),
+        "language_fidelity_drop": drop("language_fidelity"),
+        "max_empty_rate": max_empty_rate,
+        "max_drop": max_drop,
+    }
+    reasons = []
+    if health["empty_rate"] is not None and health["empty_rate"] > max_empty_rate:
+        reasons.append(f"empty answers {health['empty_rate']:.1%} > {max_empty_rate:.1%}")
+    for key in ("generation_accuracy", "language_fidelity"):
+        value = health[f"{key}_drop"]
+        if value is not None and value > max_drop:
+            reasons.append(f"{key} {value:.3f} below the policy's (> {max_drop})")
+    health["degenerate"], health["reasons"] = bool(reasons), reasons
+    return health
