@@ -9,6 +9,7 @@ import argparse
 import logging
 
 from capo.data import run_ingest
+from capo.data.benchmark import write_demonstrations
 from capo.params import load_params
 from pipelines._stage import run_stage
 
@@ -20,6 +21,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipelines.ingest", description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (section ingest:)")
     parser.add_argument("--out", default="data/pairs", help="output folder for the pair files")
+    parser.add_argument(
+        "--demonstrations",
+        default=None,
+        help="where to write the benchmark's clean SFT demonstrations (default: OUT/sft.parquet)",
+    )
     return parser.parse_args(argv)
 
 
@@ -28,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     params = load_params(args.params)
     report = run_ingest(params.ingest, seed=params.seed, out_dir=args.out)
+    demos = args.demonstrations or f"{args.out}/sft.parquet"
+    log.info(
+        "wrote %d SFT demonstrations to %s",
+        write_demonstrations(params.ingest.benchmark, params.seed, demos),
+        demos,
+    )
     log.info(
         "wrote %s: %d train, %d test, %d quarantined",
         args.out,
