@@ -2,16 +2,23 @@
 
 Each task runs one stage through `dvc repro --single-item`, so DVC's cache, lock file and
 outputs stay the single truth: an unchanged stage is skipped by DVC, not by Prefect. The
-stage list and order come from dvc.yaml (DVC's dependency graph, ties broken by declaration
-order), so a new stage joins the flow without changes here.
+stage list and order come from the repository's root dvc.yaml (DVC's dependency graph, ties
+broken by declaration order), so a new stage joins the flow without changes here, and
+pipelines in other dvc.yaml files (studies/) never run in it.
+
+Without overrides a run is `dvc repro` of the checkout. With ``set_params`` it is a DVC
+experiment, like `dvc exp run -S`: the stages run in a throw-away clone that shares the DVC
+cache, the result is saved as an experiment (`dvc exp show`, `dvc exp apply <name>`), and the
+checkout, params.yaml included, is left exactly as it was.
 
     python -m pipelines.flows                      # run once against PREFECT_API_URL
-    python -m pipelines.flows -S loss.gamma=2.0    # like `dvc exp run -S loss.gamma=2.0`
+    python -m pipelines.flows -S loss.gamma=2.0    # an experiment, like `dvc exp run -S`
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,16 +27,30 @@ from pathlib import Path
 import networkx as nx
 from dvc.repo import Repo
 from dvc.utils.hydra import apply_overrides
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow, get_run_logger, runtime, task
 
-from capo.errors import CapoError
 from pipelines._stage import tool, tool_env
+from pipelines.experiment import experiment_workspace, save_experiment
+from pipelines.flow_artifacts import publish_artifacts
+from pipelines.serve import add_serve_command, load_deployment
+from pipelines.stage_log import StageLog
 
-__all__ = ["StageFailed", "StageRun", "capo_pipeline", "stage_order"]
+__all__ = [
+    "StageFailed",
+    "StageRun",
+    "add_serve_command",
+    "capo_pipeline",
+    "load_deployment",
+    "stage_order",
+]
 
 # Messages of failures worth retrying: another DVC process holds the lock, or I/O hiccups.
 TRANSIENT = ("Unable to acquire lock", "Resource temporarily unavailable", "Connection reset")
+# DVC's advice after every stage (git add dvc.lock, autostage, dvc push): noise in a run log.
+DVC_HINTS = re.compile(
+    r"^(To track the changes with git, run:|git add |To enable auto staging, run:"
+    r"|dvc config core\.autostage true|Use `dvc push` to send your updates)"
+)
 
 
 class StageFailed(RuntimeError):
@@ -43,19 +64,15 @@ class StageRun:
 
 
 def stage_order(repo: str | Path = ".") -> list[str]:
-    """Stage names (matrix entries expanded, e.g. ``train@capo``) in execution order."""
+    """Stages of the root dvc.yaml (matrix entries expanded, e.g. ``train@capo``), in order."""
     with Repo(str(repo)) as dvc_repo:
-        stages = list(dvc_repo.index.stages)
-        graph = dvc_repo.index.graph  # edges point from a stage to the stages it depends on
+        root_file = Path(dvc_repo.root_dir) / "dvc.yaml"
+        stages = [s for s in dvc_repo.index.stages if Path(s.path) == root_file]
         position = {stage: i for i, stage in enumerate(stages)}
-        order = nx.lexicographical_topological_sort(graph.reverse(), key=position.__getitem__)
-        return [_address(stage, dvc_repo.root_dir) for stage in order]
-
-
-def _address(stage, root: str) -> str:
-    """``name`` for root dvc.yaml stages, ``path/dvc.yaml:name`` otherwise, as `dvc repro` takes."""
-    dvcfile = Path(stage.path).relative_to(root)
-    return stage.name if str(dvcfile) == "dvc.yaml" else f"{dvcfile}:{stage.name}"
+        # edges point from a stage to the stages it depends on
+        graph = dvc_repo.index.graph.subgraph(stages).reverse()
+        order = nx.lexicographical_topological_sort(graph, key=position.__getitem__)
+        return [stage.name for stage in order]
 
 
 def _retry_if_transient(task, task_run, state) -> bool:
@@ -75,8 +92,9 @@ def _retry_if_transient(task, task_run, state) -> bool:
     task_run_name="{stage}",
 )
 def run_stage(stage: str, repo: str) -> StageRun:
-    """Run one DVC stage, streaming its output into the Prefect log."""
+    """Run one DVC stage; its output goes to the Prefect log, labelled, progress throttled."""
     logger = get_run_logger()
+    log = StageLog(stage, emit=logger.log, drop=DVC_HINTS)
     proc = subprocess.Popen(
         [tool("dvc"), "repro", "--single-item", stage],
         cwd=repo,
@@ -86,34 +104,53 @@ def run_stage(stage: str, repo: str) -> StageRun:
         text=True,
         bufsize=1,
     )
-    lines: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
-        lines.append(line.rstrip())
-        logger.info("%s", line.rstrip())
+        log.feed(line)
     if proc.wait() != 0:
-        tail = "\n".join(lines[-20:])
+        tail = "\n".join(log.lines[-20:])
         raise StageFailed(f"stage {stage} failed (exit {proc.returncode}):\n{tail}")
-    return StageRun(stage, ran=any("Running stage" in line for line in lines))
+    return StageRun(stage, ran=any(line.startswith("Running stage") for line in log.lines))
+
+
+def _experiment_name(given: str | None) -> str:
+    """``given``, else one from the flow run's name (a valid git ref name)."""
+    name = given or f"prefect-{runtime.flow_run.name or 'run'}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "prefect-run"
+
+
+def _run_all(root: Path) -> list[StageRun]:
+    runs = [run_stage(stage, str(root)) for stage in stage_order(root)]
+    publish_artifacts(root)
+    return runs
 
 
 @flow(name="capo-pipeline", log_prints=True)
-def capo_pipeline(repo: str = ".", set_params: list[str] | None = None) -> list[StageRun]:
-    """Run capo's DVC pipeline stage by stage; ``set_params`` works like `dvc exp run -S`."""
+def capo_pipeline(
+    repo: str = ".", set_params: list[str] | None = None, experiment: str | None = None
+) -> list[StageRun]:
+    """Run capo's DVC pipeline stage by stage; ``set_params`` makes the run a DVC experiment.
+
+    Args:
+        repo: the repository (holds dvc.yaml).
+        set_params: params.yaml overrides, as `dvc exp run -S` takes them (``loss.gamma=2.0``).
+        experiment: the experiment's name when ``set_params`` is given (default: from the
+            flow run's name).
+    """
     logger = get_run_logger()
     root = Path(repo).resolve()
-    if set_params:
-        logger.info("applying params overrides to params.yaml: %s", set_params)
-        apply_overrides(root / "params.yaml", list(set_params))
-    runs = [run_stage(stage, str(root)) for stage in stage_order(root)]
-    logger.info("stages run: %s", [r.stage for r in runs if r.ran] or "none (all up to date)")
-    report = root / "reports" / "comparison.md"
-    if report.exists():
-        create_markdown_artifact(
-            key="capo-comparison",
-            markdown=report.read_text("utf-8"),
-            description="CAPO against the baselines, per language",
-        )
+    if not set_params:
+        runs = _run_all(root)
+    else:
+        name = _experiment_name(experiment)
+        logger.info("experiment %s: %s, in a clone sharing the DVC cache", name, set_params)
+        with experiment_workspace(root) as ws:
+            apply_overrides(ws / "params.yaml", list(set_params))
+            runs = _run_all(ws)
+            save_experiment(ws, root, name)
+        logger.info("experiment %s saved: `dvc exp show`; `dvc exp apply %s` to use it", name, name)
+    ran = [r.stage for r in runs if r.ran]
+    logger.info("stages run: %s", ", ".join(ran) if ran else "none (all up to date)")
     return runs
 
 
@@ -126,10 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a params.yaml value, like `dvc exp run -S` (repeatable)",
+        help="override a params.yaml value, like `dvc exp run -S` (repeatable); the run "
+        "becomes a DVC experiment and the checkout is left unchanged",
     )
+    parser.add_argument("--name", default=None, help="experiment name (with -S)")
     args = parser.parse_args(argv)
-    state = capo_pipeline(repo=args.repo, set_params=args.set_param, return_state=True)
+    state = capo_pipeline(
+        repo=args.repo, set_params=args.set_param, experiment=args.name, return_state=True
+    )
     if state.is_failed():
         print(f"capo-pipeline failed: {state.message}", file=sys.stderr)
         raise SystemExit(1)
@@ -137,48 +178,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def load_deployment(prefect_yaml: str | Path, name: str) -> dict:
-    """The named deployment's entry of prefect.yaml."""
-    import yaml
-
-    spec = yaml.safe_load(Path(prefect_yaml).read_text(encoding="utf-8"))
-    for deployment in spec.get("deployments", []):
-        if deployment.get("name") == name:
-            return deployment
-    raise CapoError(f"{prefect_yaml}: no deployment named {name!r}")
-
-
-def serve(args: argparse.Namespace) -> int:
-    """`capo serve`: run prefect.yaml's schedule in this process, no worker needed."""
-    from prefect.schedules import Cron
-
-    deployment = load_deployment(args.prefect_yaml, args.deployment)
-    schedules = [
-        Cron(s["cron"], timezone=s.get("timezone", "UTC"))
-        for s in deployment.get("schedules", [])
-        if "cron" in s
-    ]
-    capo_pipeline.serve(
-        name=args.deployment,
-        schedules=schedules,
-        parameters=deployment.get("parameters", {}),
-        tags=deployment.get("tags"),
-        description=deployment.get("description"),
-    )
-    return 0
-
-
-def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
-    """Plug `serve` into the `capo` command (entry point group ``capo.commands``)."""
-    parser = subparsers.add_parser(
-        "serve",
-        help="run the Prefect schedule of prefect.yaml in this process",
-        description="Serve the capo-pipeline flow on the cron schedule declared in "
-        "prefect.yaml, in one long-running process (Ctrl-C stops it). Needs a Prefect "
-        "API (PREFECT_API_URL) or starts a local ephemeral one.",
-    )
-    parser.add_argument("--prefect-yaml", default="prefect.yaml")
-    parser.add_argument("--deployment", default="capo-nightly")
-    parser.set_defaults(func=serve)
