@@ -129,11 +129,11 @@ def confidences(texts: Sequence[str], languages: Iterable[str]) -> pd.DataFrame:
     heads = [str(t)[:_DETECT_CHARS] for t in texts]
     unique = list(dict.fromkeys(heads))
     values = build_detector(codes).compute_language_confidence_values_in_parallel(unique)
-    column = {code: j for j, code in enumerate(codes)}
+    column = {Language.from_iso_code_639_1(_iso(code)): j for j, code in enumerate(codes)}
     table = np.zeros((len(unique), len(codes)))
     for i, found in enumerate(values):
         for value in found:
-            j = column.get(_code(value.language))  # the padding language of a 1-set is dropped
+            j = column.get(value.language)  # the padding language of a 1-set is dropped
             if j is not None:
                 table[i, j] = value.value
     row = {text: i for i, text in enumerate(unique)}

@@ -9,6 +9,7 @@ is_name_like("Edwin Hubble")      # True
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["SCRIPTS", "in_script", "is_name_like", "primary", "script_share"]
 
@@ -34,9 +35,11 @@ SCRIPTS: dict[str, str] = {
     "ja": _HAN + _KANA,
     "ko": _HANGUL + _HAN,
 }
-_IN_SCRIPT = {code: re.compile(f"[{body}]") for code, body in SCRIPTS.items()}
 # Letters and non-ASCII digits (४, ٤): what a script check counts; ASCII digits are neutral.
-_SCRIPT_CHAR = re.compile(r"[^\W_0-9]")
+_LETTER = r"[^\W_0-9]"
+_SCRIPT_CHAR = re.compile(_LETTER)
+# Counted letters in the script (the lookahead leaves out punctuation such as ؟ and ।).
+_IN_SCRIPT = {code: re.compile(f"(?={_LETTER})[{body}]") for code, body in SCRIPTS.items()}
 # Lower-case words allowed inside a name ("Leonardo da Vinci", "Ludwig van Beethoven").
 _PARTICLES = frozenset(
     {"al", "bin", "da", "de", "del", "der", "di", "dos", "du", "el", "ibn", "la", "le", "van"}
@@ -45,6 +48,7 @@ _PARTICLES = frozenset(
 _STRIP = "\"'“”«»()[]¿¡.,;:!?"
 
 
+@lru_cache(maxsize=1024)
 def primary(code: object) -> str:
     """The lower-case primary subtag of a language code ("zh-Hans" -> "zh"), never raising."""
     return re.split(r"[-_]", str(code).strip())[0].lower()
@@ -59,7 +63,7 @@ def script_share(text: str, code: str) -> float | None:
     letters = _SCRIPT_CHAR.findall(str(text)[:_DETECT_CHARS])
     if pattern is None or not letters:
         return None
-    return sum(1 for ch in letters if pattern.match(ch)) / len(letters)
+    return len(pattern.findall(str(text)[:_DETECT_CHARS])) / len(letters)
 
 
 def in_script(text: str, code: str) -> bool:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from capo.data.langid import faithful
+from capo.data.langid import CONFIDENT, faithful
 from capo.evaluation.metrics import answer_matches, first_line
 
 __all__ = ["greedy_answers", "language_fidelity", "score_answers"]
@@ -88,16 +88,22 @@ def greedy_answers(
 
 
 def language_fidelity(
-    answers: Sequence[str], languages: Sequence[str], allowed: Sequence[str]
+    answers: Sequence[str],
+    languages: Sequence[str],
+    allowed: Sequence[str],
+    *,
+    confidence: float = CONFIDENT,
 ) -> np.ndarray:
     """Boolean per answer: its first line is in its row's language (capo.data.langid.faithful).
 
     Faithful: non-empty, at least half its letters in the language's script, and lingua
-    gives no other configured language >= CONFIDENT (0.9). Empty answers never are;
-    kanji-only answers count for both zh and ja.
+    gives no other configured language >= ``confidence`` (0.9: the lowest that accepts
+    >= 0.97 of every kind of gold answer in every language, benchmarks/RESULTS.md). Empty
+    answers never are; kanji-only answers count for both zh and ja.
     """
     texts = [first_line(a) for a in answers]
-    return faithful(texts, list(languages), sorted(set(allowed) | set(languages)))
+    pool = sorted(set(allowed) | set(languages))
+    return faithful(texts, list(languages), pool, confidence=confidence)
 
 
 def score_answers(
