@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bar_by_language", "comparison_figures", "line_curves"]
+__all__ = [
+    "bar_by_language",
+    "base_head_by_language",
+    "base_head_curves",
+    "comparison_figures",
+    "line_curves",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,67 @@ def line_curves(
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     _legend(ax)
+    return _save(fig, path, dpi)
+
+
+def base_head_by_language(
+    groups: Sequence[str],
+    base: Sequence[float | None],
+    head: Sequence[float | None],
+    half_widths: Sequence[float | None],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    dpi: int = 110,
+) -> Path:
+    """Left: base and head per group (language); right: head - base with its noise band.
+
+    ``half_widths`` are the noise half-widths (e.g. 2 standard errors) drawn as error bars;
+    a change outside its band is drawn dark, one inside it light.
+    """
+    plt = _pyplot()
+    ys = list(range(len(groups)))[::-1]  # first group on top
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9.0, 0.75 + 0.32 * len(groups)), sharey=True, width_ratios=(3, 2)
+    )
+    nan = float("nan")
+    for offset, name, values in ((0.2, "base", base), (-0.2, "head", head)):
+        left.barh(
+            [y + offset for y in ys], [nan if v is None else v for v in values], 0.4, label=name
+        )
+    left.set(yticks=ys, yticklabels=list(groups), xlabel=xlabel)
+    left.legend(fontsize=8, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
+    fig.suptitle(title, fontsize=11)
+    changes = [nan if b is None or h is None else h - b for b, h in zip(base, head, strict=True)]
+    errs = [0.0 if e is None else e for e in half_widths]
+    colors = [
+        "#0b5394" if abs(c) > e and e > 0 else "#9fc5e8" for c, e in zip(changes, errs, strict=True)
+    ]
+    right.barh(ys, changes, 0.6, xerr=errs, color=colors, error_kw={"ecolor": "#555", "capsize": 2})
+    right.axvline(0.0, color="#444", linewidth=0.8)
+    right.set(xlabel="head - base, ±2 standard errors", title="change (dark: beyond noise)")
+    return _save(fig, path, dpi)
+
+
+def base_head_curves(
+    curves: Mapping[str, Mapping[str, Sequence[tuple[float, float]]]],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    dpi: int = 110,
+) -> Path:
+    """One panel per loss, a line per revision: ``curves[loss][revision] = [(x, y), ...]``."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves) + 1.0, 3.2), squeeze=False)
+    for ax, (loss, revisions) in zip(axes[0], curves.items(), strict=True):
+        for revision, points in revisions.items():
+            pts = sorted(points)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=revision)
+        ax.set(title=f"{loss}: {title}", xlabel=xlabel, ylabel=ylabel)
+        ax.legend(fontsize=8)
     return _save(fig, path, dpi)
 
 

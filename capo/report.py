@@ -1,192 +1,204 @@
-"""A pull-request report from DVC's params/metrics/plots diffs: Markdown, HTML and PNG charts.
+"""What a pull request changes: params, then each loss's metrics per language, with noise flags.
 
-Pure functions over the JSON that `dvc params diff --json`, `dvc metrics diff --json` and
-`dvc plots diff --json --split` print; running DVC is the caller's job (pipelines/report.py).
+    losses = loss_diffs(metrics_diff)          # from `dvc metrics diff BASE --all --json`
+    other = other_metrics(metrics_diff)        # training/data metrics, runtime left out
+    md = render_markdown(Report(params_diff, losses, other, base="main", head="abc1234"))
+
+Pure functions over DVC's JSON; running DVC is pipelines/report.py's job. A per-loss metrics
+file is one with ``overall`` and ``per_language`` sections (evaluate's metrics/<loss>.json);
+its rows show base -> head and the change of reward accuracy, margin, generation accuracy,
+language fidelity and empty rate (columns a file lacks are left out). A change is flagged
+when it exceeds ``Z`` standard errors of the difference of two independent estimates: for
+rates sqrt(p1(1-p1)/n1 + p2(1-p2)/n2) with n the row's test pairs (p smoothed as
+(k+1)/(n+2), so a 0 -> 0 row has no zero error); for the margin from ``reward_margin_std``
+when the file has it (no flag otherwise). Changes are absolute, never percentages.
 """
 
 from __future__ import annotations
 
-import base64
-import html
+import math
 import re
-from collections import defaultdict
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
-__all__ = ["build_report", "metrics_table", "params_table", "render_plots"]
+__all__ = [
+    "METRICS",
+    "Cell",
+    "LossDiff",
+    "Metric",
+    "Report",
+    "Row",
+    "Z",
+    "loss_diffs",
+    "other_metrics",
+]
+
+Z = 2.0  # flag changes beyond Z standard errors (about 95% for a normal difference)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    n_keys: tuple[str, ...] = ("pairs",)  # the row's sample size, first present wins
+    rate: bool = True  # a proportion (binomial error); else a mean with `<key>_std`
 
 
-def _change(old: Any, new: Any, diff: Any) -> str:
-    if not isinstance(diff, int | float) or isinstance(diff, bool):
-        return "—" if old == new else "changed"
-    rel = f" ({diff / old:+.1%})" if isinstance(old, int | float) and old else ""
-    return f"{diff:+.4g}{rel}"
+METRICS = (
+    Metric("reward_accuracy", "reward accuracy"),
+    Metric("reward_margin", "margin", rate=False),
+    Metric("generation_accuracy", "generation accuracy", ("verifiable", "pairs")),
+    Metric("language_fidelity", "language fidelity", ("verifiable", "pairs")),
+    Metric("empty_rate", "empty rate", ("verifiable", "pairs")),
+)
+# Runtime and throughput: machine noise, shown only with --all.
+RUNTIME = re.compile(r"(runtime|per_second|_seconds?|duration|elapsed|throughput|timestamp)$")
+# comparison.json repeats every loss's numbers (capo_vs_<baseline>, headline): left out.
+DERIVED = re.compile(r"^(\w+_vs_\w+|headline)\.")
 
 
-def params_table(params_diff: dict[str, dict[str, dict]]) -> str:
-    """Markdown table of changed params: file, key, base, workspace."""
-    rows = [
-        f"| {path} | `{key}` | {_fmt(d.get('old'))} | {_fmt(d.get('new'))} |"
-        for path, keys in sorted(params_diff.items())
-        for key, d in sorted(keys.items())
-    ]
-    if not rows:
-        return "No parameter changed."
-    return "\n".join(["| file | param | base | workspace |", "|---|---|---|---|", *rows])
+@dataclass(frozen=True)
+class Cell:
+    old: float | None
+    new: float | None
+    se: float | None = None  # standard error of new - old; None when unknown
+
+    @property
+    def change(self) -> float | None:
+        if self.old is None or self.new is None:
+            return None
+        return self.new - self.old
+
+    @property
+    def flagged(self) -> bool:
+        change = self.change
+        return change is not None and self.se is not None and abs(change) > Z * self.se
 
 
-def metrics_table(metrics_diff: dict[str, dict[str, dict]]) -> str:
-    """Markdown table of metrics with their change, largest absolute change first."""
-    entries = [
-        (path, key, d.get("old"), d.get("new"), d.get("diff"))
-        for path, keys in metrics_diff.items()
-        for key, d in keys.items()
-    ]
-    if not entries:
-        return "No metric changed."
-    entries.sort(key=lambda e: (-abs(e[4]) if isinstance(e[4], int | float) else 0, e[0], e[1]))
-    rows = [
-        f"| {path} | `{key}` | {_fmt(old)} | {_fmt(new)} | {_change(old, new, diff)} |"
-        for path, key, old, new, diff in entries
-    ]
-    return "\n".join(
-        ["| file | metric | base | workspace | change |", "|---|---|---|---|---|", *rows]
-    )
+@dataclass(frozen=True)
+class Row:
+    group: str  # "overall" or a language code
+    n: int | None  # test pairs (head, else base)
+    cells: dict[str, Cell]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "plot"
+@dataclass(frozen=True)
+class LossDiff:
+    loss: str
+    path: str
+    metrics: tuple[Metric, ...]  # the columns: metrics present at base or head
+    rows: list[Row]
+
+    @property
+    def changed(self) -> bool:
+        return any(c.old != c.new for r in self.rows for c in r.cells.values())
+
+    @property
+    def flags(self) -> int:
+        return sum(c.flagged for r in self.rows for c in r.cells.values())
 
 
-def _field(node: Any, axis: str) -> str | None:
-    """The first ``encoding.<axis>.field`` in a Vega-Lite spec, searching layers too."""
-    if isinstance(node, dict):
-        found = node.get("encoding", {}).get(axis, {})
-        if isinstance(found, dict) and isinstance(found.get("field"), str):
-            return found["field"]
-        children = node.values()
-    elif isinstance(node, list):
-        children = node
-    else:
+@dataclass
+class Report:
+    params: dict[str, dict[str, dict[str, Any]]]  # `dvc params diff --json`
+    losses: list[LossDiff]
+    other: list[tuple[str, str, Any, Any]] = field(default_factory=list)  # file, key, old, new
+    base: str = "base"
+    head: str = "workspace"
+    runtime_shown: bool = False
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    for child in children:
-        if (field := _field(child, axis)) is not None:
-            return field
-    return None
+    return float(value) if math.isfinite(value) else None
 
 
-def _numeric(rows: list[dict], field: str | None) -> bool:
-    try:
-        return bool(rows) and all(isinstance(float(r[field]), float) for r in rows)
-    except (KeyError, TypeError, ValueError):
-        return False
+def _rate_se(old: float, new: float, n_old: float, n_new: float) -> float:
+    def var(p: float, n: float) -> float:
+        q = (p * n + 1) / (n + 2)
+        return q * (1 - q) / n
+
+    return math.sqrt(var(old, n_old) + var(new, n_new))
 
 
-def _draw(ax: Any, spec: dict[str, Any]) -> None:
-    anchors = spec.get("anchor_definitions", {})
-    rows = anchors.get("<DVC_METRIC_DATA>", [])
-    x, y = _field(spec["content"], "x"), _field(spec["content"], "y")
-    mark = spec["content"].get("mark", "line")
-    kind = mark.get("type") if isinstance(mark, dict) else mark
-    by_rev: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_rev[row.get("rev", "workspace")].append(row)
-    if kind == "bar":
-        # the numeric field is the bar length, whatever the template calls x and y
-        cat, val = (y, x) if _numeric(rows, x) and not _numeric(rows, y) else (x, y)
-        cats = sorted({str(r[cat]) for r in rows})
-        width = 0.8 / max(len(by_rev), 1)
-        for i, (rev, rs) in enumerate(by_rev.items()):
-            values = {str(r[cat]): float(r[val]) for r in rs}
-            xs = [j + i * width for j in range(len(cats))]
-            ax.bar(xs, [values.get(c, 0.0) for c in cats], width=width, label=rev)
-        ax.set_xticks([j + width * (len(by_rev) - 1) / 2 for j in range(len(cats))], cats)
-        ax.set_xlabel(cat)
-        ax.set_ylabel(val)
-    else:
-        for rev, rs in by_rev.items():
-            rs = sorted(rs, key=lambda r: float(r[x]))
-            ax.plot([float(r[x]) for r in rs], [float(r[y]) for r in rs], label=rev)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
-    ax.legend(fontsize=8)
-
-
-def render_plots(plots_json: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Draw each plot of `dvc plots diff --json --split` to a PNG, revisions overlaid."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for plot_id, specs in sorted(plots_json.get("data", {}).items()):
-        for k, spec in enumerate(s for s in specs if s.get("type") == "vega"):
-            fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-            _draw(ax, spec)
-            ax.set_title(plot_id, fontsize=9)
-            fig.tight_layout()
-            path = out_dir / f"{_slug(plot_id)}{'_' + str(k) if k else ''}.png"
-            fig.savefig(path)
-            plt.close(fig)
-            paths.append(path)
-    return paths
-
-
-def build_report(
-    params_diff: dict,
-    metrics_diff: dict,
-    images: list[Path],
-    *,
-    base: str,
-    title: str = "capo: pipeline changes",
-) -> tuple[str, str]:
-    """The report as (Markdown, self-contained HTML with the images inlined)."""
-    sections = [
-        (f"Params (workspace vs `{base}`)", params_table(params_diff)),
-        (f"Metrics (workspace vs `{base}`)", metrics_table(metrics_diff)),
-    ]
-    md = [f"# {title}", ""]
-    for head, body in sections:
-        md += [f"## {head}", "", body, ""]
-    md += ["## Plots", ""] + ([f"![{p.stem}]({p.name})" for p in images] or ["No plots."])
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    for head, body in sections:
-        parts += [f"<h2>{html.escape(head)}</h2>", _md_table_to_html(body)]
-    parts.append("<h2>Plots</h2>")
-    for p in images:
-        data = base64.b64encode(p.read_bytes()).decode()
-        parts.append(
-            f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,{data}"></figure>'
-        )
-    style = (
-        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem}"
+def _cell(metric: Metric, side: dict[str, dict[str, Any]]) -> Cell:
+    """``side`` maps "old"/"new" to the row's flat values at that revision."""
+    old, new = (_number(side[s].get(metric.key)) for s in ("old", "new"))
+    n_old, n_new = (
+        next((_number(side[s].get(k)) for k in metric.n_keys if k in side[s]), None)
+        for s in ("old", "new")
     )
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>"
-    )
-    return "\n".join(md) + "\n", page
+    se = None
+    if old is not None and new is not None and n_old and n_new and n_old > 0 and n_new > 0:
+        if metric.rate:
+            se = _rate_se(old, new, n_old, n_new)
+        else:
+            sds = [_number(side[s].get(f"{metric.key}_std")) for s in ("old", "new")]
+            if None not in sds:
+                se = math.sqrt(sds[0] ** 2 / n_old + sds[1] ** 2 / n_new)
+    return Cell(old, new, se)
 
 
-def _md_table_to_html(text: str) -> str:
-    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
-    if not lines:
-        return f"<p>{html.escape(text)}</p>"
-    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines if "---" not in ln]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c.strip('`'))}</td>" for c in row) + "</tr>"
-        for row in cells[1:]
+def _groups(keys: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """group -> {"old": {metric: value}, "new": {...}} from a file's flat metric keys."""
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for flat, d in keys.items():
+        parts = flat.split(".")
+        if parts[0] == "overall" and len(parts) == 2:
+            group, metric = "overall", parts[1]
+        elif parts[0] == "per_language" and len(parts) == 3:
+            group, metric = parts[1], parts[2]
+        else:
+            continue
+        entry = groups.setdefault(group, {"old": {}, "new": {}})
+        entry["old"][metric], entry["new"][metric] = d.get("old"), d.get("new")
+    return groups
+
+
+def _loss_diff(path: str, keys: dict[str, dict[str, Any]]) -> LossDiff:
+    groups = _groups(keys)
+    present = {m for g in groups.values() for side in g.values() for m in side}
+    metrics = tuple(m for m in METRICS if m.key in present)
+    rows = []
+    for group in ["overall", *sorted(g for g in groups if g != "overall")]:
+        side = groups.get(group, {"old": {}, "new": {}})
+        n = _number(side["new"].get("pairs")) or _number(side["old"].get("pairs"))
+        cells = {m.key: _cell(m, side) for m in metrics}
+        rows.append(Row(group, None if n is None else int(n), cells))
+    return LossDiff(PurePosixPath(path).stem, path, metrics, rows)
+
+
+def _is_loss_file(keys: dict[str, Any]) -> bool:
+    return any(k.startswith("overall.") for k in keys) and any(
+        k.startswith("per_language.") for k in keys
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def loss_diffs(metrics_diff: dict[str, dict[str, dict[str, Any]]]) -> list[LossDiff]:
+    """Per-loss tables, changed losses first (most flags, then largest overall change)."""
+    losses = [_loss_diff(p, keys) for p, keys in metrics_diff.items() if _is_loss_file(keys)]
+
+    def order(d: LossDiff) -> tuple:
+        overall = d.rows[0].cells.get("reward_accuracy") if d.rows else None
+        change = abs(overall.change or 0.0) if overall else 0.0
+        return (not d.changed, -d.flags, -change, d.loss)
+
+    return sorted(losses, key=order)
+
+
+def other_metrics(
+    metrics_diff: dict[str, dict[str, dict[str, Any]]], *, runtime: bool = False
+) -> list[tuple[str, str, Any, Any]]:
+    """Changed metrics outside the per-loss files: (file, key, old, new), by file and key."""
+    rows = []
+    for path, keys in sorted(metrics_diff.items()):
+        if _is_loss_file(keys):
+            continue
+        for key, d in sorted(keys.items()):
+            old, new = d.get("old"), d.get("new")
+            if old == new or DERIVED.match(key) or (not runtime and RUNTIME.search(key)):
+                continue
+            rows.append((path, key, old, new))
+    return rows
