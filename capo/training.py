@@ -35,6 +35,7 @@ from capo.loss import capo_weights
 from capo.params import KNOWN_LOSSES, Params
 from capo.policy import load_pretrained
 from capo.reference import pair_logps, tokenize_pairs
+from capo.reproducible import scrub_trainer_state, without_timings
 from capo.trainer import SCORE_COLUMNS, CAPOConfig, CAPOTrainer
 
 __all__ = [
@@ -261,6 +262,9 @@ def _save(
     tokenizer.save_pretrained(out)
     weights = pair_weights(model, tokenizer, pairs, loss_hyperparameters(loss, params), params)
     weights.to_parquet(out / "pair_weights.parquet", index=False)
-    history = trainer.state.log_history
+    history = without_timings(trainer.state.log_history)  # same inputs, same bytes
     (out / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    checkpoints = Path(trainer.args.output_dir)
+    scrub_trainer_state(checkpoints)
+    (checkpoints / "README.md").unlink(missing_ok=True)  # TRL's hub card: tags in set order
     logger.info("%s: model and %d pair weights saved to %s", loss, len(weights), out)

@@ -23,6 +23,7 @@ from great_expectations.data_context.types.base import (
 
 import capo.validation.expectations  # noqa: F401  (registers the custom expectations)
 from capo.validation.docs import SITE_NAME, site_config
+from capo.validation.stable_docs import RUN_ID
 
 __all__ = ["RESULT_FORMAT", "run_checkpoint"]
 
@@ -67,5 +68,5 @@ def run_checkpoint(
             result_format=RESULT_FORMAT,
         )
     )
-    result = checkpoint.run(batch_parameters={"dataframe": df})
+    result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=RUN_ID)
     return next(iter(result.run_results.values()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from capo.validation.docs import add_gate_note, clear_site, make_readable_offlin
 from capo.validation.gate import GateReport, evaluate_gate, language_stats, row_stats
 from capo.validation.outcomes import ExpectationOutcome, collect_outcomes
 from capo.validation.quarantine import failed_expectations, split_rows
+from capo.validation.stable_docs import stabilize_site
 from capo.validation.suite import SPLITS, SUITE_NAME, build_suite
 
 __all__ = ["ValidationRun", "validate_pairs"]
@@ -32,6 +33,7 @@ class ValidationRun:
     outcomes: tuple[ExpectationOutcome, ...]
     languages: dict[str, dict[str, Any]]
     gate: GateReport
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # the same, per source
 
     def accepted_splits(self) -> dict[str, pd.DataFrame]:
         """Accepted rows per split (train, test), in input order."""
@@ -53,6 +55,10 @@ class ValidationRun:
             "languages": {
                 lang: {k: v for k, v in stat.items() if k != "top_failures"}
                 for lang, stat in self.languages.items()
+            },
+            "sources": {
+                name: {k: v for k, v in stat.items() if k != "top_failures"}
+                for name, stat in self.sources.items()
             },
             "problems": list(self.gate.problems),
         }
@@ -87,4 +93,6 @@ def validate_pairs(
     )
     if docs_dir is not None:
         add_gate_note(docs_dir, gate.passed, gate.summary())
-    return ValidationRun(accepted, quarantined, outcomes, stats, gate)
+        stabilize_site(docs_dir)  # last: no time stamps or random ids in the pages
+    sources = language_stats(df["source"], failed, ()) if "source" in df else {}
+    return ValidationRun(accepted, quarantined, outcomes, stats, gate, sources)
