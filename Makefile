@@ -16,6 +16,7 @@ setup:
 	@bash scripts/setup.sh
 
 pipeline: setup
+	@$(VENV_BIN)/capo check-params params.yaml > /dev/null  # a bad params.yaml: one clear line
 	$(VENV_BIN)/dvc repro
 
 test: setup

@@ -206,4 +206,4 @@ def test_stage_command_rejects_unknown_params_keys(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "params.ingest.test_fractoin: unknown key" in proc.stderr
+    assert "params.yaml: ingest.test_fractoin: unknown key" in proc.stderr

@@ -18,7 +18,7 @@ from capo.params.data import (
     TranslationParams,
     ValidateParams,
 )
-from capo.params.parse import ParamsError, parse_section
+from capo.params.parse import NonNegativeInt, ParamsError, parse_section
 from capo.params.results import CompareParams, EvaluateParams, RegisterParams
 from capo.params.training import (
     BUILTIN_MODEL,
@@ -50,6 +50,7 @@ __all__ = [
     "ValidateParams",
     "load_params",
     "parse_section",
+    "yaml_error",
 ]
 
 
@@ -57,7 +58,7 @@ __all__ = [
 class Params:
     """The whole params.yaml. Stage sections are added here as their stages land."""
 
-    seed: int = 0
+    seed: NonNegativeInt = 0
     loss: LossParams = field(default_factory=LossParams)
     ingest: IngestParams = field(default_factory=IngestParams)
     validate: ValidateParams = field(default_factory=ValidateParams)
@@ -69,14 +70,31 @@ class Params:
     compare: CompareParams = field(default_factory=CompareParams)
 
 
+def yaml_error(path: str | Path, err: yaml.YAMLError) -> str:
+    """One line naming file, line, column and problem; the marked source line follows."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and cmark and (not mark or cmark.line != mark.line):
+        context += f" from line {cmark.line + 1}, column {cmark.column + 1}"
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    head = f"{path}: {where}invalid YAML: {problem}" + (f" ({context})" if context else "")
+    snippet = mark.get_snippet() if mark else None
+    return head + (f"\n{snippet}" if snippet else "")
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml; errors name the file and the dotted key."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ParamsError(f"{path}: cannot read params: {err}") from err
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot read params: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"{path}: byte {err.start}: not valid UTF-8") from err
+    except yaml.YAMLError as err:
+        raise ParamsError(yaml_error(path, err)) from err
     try:
-        return parse_section(Params, raw, "params")
+        return parse_section(Params, raw, "")
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from err

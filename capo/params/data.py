@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from capo.params.parse import FlipRate, Fraction, NonNegativeInt, PositiveInt, Range
 
 __all__ = ["BenchmarkParams", "IngestParams", "SourceParams", "TranslationParams", "ValidateParams"]
 
@@ -22,22 +25,15 @@ class BenchmarkParams:
     enabled: bool = True  # generate the benchmark as the source named "benchmark"
     languages: tuple[str, ...] = _BENCHMARK_LANGUAGES  # prompt languages (CLDR codes)
     tasks: tuple[str, ...] = ()  # task families; empty = all (capo.data.benchmark_tasks.TASKS)
-    train_pairs: int = 1500  # training pairs in total, spread evenly over languages
-    test_pairs: int = 400  # clean test pairs in total
-    max_number: int = 100  # number_words asks for 0..max_number
-    flip_rates: dict[str, float] = field(default_factory=_default_flip_rates)  # per language
-    unscored_rate: float = 0.1  # share of pairs without annotation scores (CAPO q = 1)
+    train_pairs: NonNegativeInt = 1500  # training pairs in total, spread evenly over languages
+    test_pairs: NonNegativeInt = 400  # clean test pairs in total
+    max_number: PositiveInt = 100  # number_words asks for 0..max_number
+    flip_rates: dict[str, FlipRate] = field(default_factory=_default_flip_rates)  # per language
+    unscored_rate: Fraction = 0.1  # share of pairs without annotation scores (CAPO q = 1)
 
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
-        if self.train_pairs < 0 or self.test_pairs < 0 or self.max_number < 1:
-            raise ValueError("train_pairs, test_pairs must be >= 0 and max_number >= 1")
-        for lang, rate in self.flip_rates.items():
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"flip_rates.{lang}: not in [0, 1]: {rate}")
-        if not 0.0 <= self.unscored_rate <= 1.0:
-            raise ValueError(f"unscored_rate: not in [0, 1]: {self.unscored_rate}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +50,8 @@ class SourceParams:
     columns: dict[str, str] = field(default_factory=dict)  # capo column -> source column
     language: str | None = None  # fixed language; else the language column, else langid
     translate: bool = False  # translate this source's English rows (ingest.translation)
+    options: dict[str, Any] = field(default_factory=dict)  # reader options, e.g. {delimiter: ";"}
+    allow_empty: bool = False  # a source with no rows is an error unless this is true
 
     def __post_init__(self) -> None:
         if self.type not in ("file", "hf"):
@@ -69,15 +67,11 @@ class TranslationParams:
     model: str | None = None  # HF id or path; "{tgt}" is filled per language (MarianMT)
     targets: tuple[str, ...] = ()  # languages to translate into
     source_language: str = "en"  # rows in this language are translated
-    batch_size: int = 16  # texts per generate() call
-    max_new_tokens: int = 128  # generation limit per text
-    num_beams: int = 1  # beam search width
+    batch_size: PositiveInt = 16  # texts per generate() call
+    max_new_tokens: PositiveInt = 128  # generation limit per text
+    num_beams: PositiveInt = 1  # beam search width
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
     cache_dir: str = ".cache/capo/translations"  # on-disk cache keyed by model and text hash
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_new_tokens < 1 or self.num_beams < 1:
-            raise ValueError("batch_size, max_new_tokens and num_beams must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -85,9 +79,9 @@ class IngestParams:
     """`ingest:` read, check, translate and split preference pairs (capo/data)."""
 
     languages: tuple[str, ...] = _BENCHMARK_LANGUAGES  # accepted languages; also the langid set
-    test_fraction: float = 0.2  # share of source prompts hashed into the test split
-    max_row_chars: int = 20000  # rows with longer prompt + chosen + rejected are quarantined
-    chunk_rows: int = 5000  # rows per processing chunk (bounds memory)
+    test_fraction: Annotated[float, Range(ge=0, lt=1)] = 0.2  # source prompts hashed to test
+    max_row_chars: PositiveInt = 20000  # longer rows (prompt + chosen + rejected): quarantined
+    chunk_rows: PositiveInt = 5000  # rows per processing chunk (bounds memory)
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
     sources: tuple[SourceParams, ...] = ()
     translation: TranslationParams = field(default_factory=TranslationParams)
@@ -95,10 +89,6 @@ class IngestParams:
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction: not in [0, 1): {self.test_fraction}")
-        if self.max_row_chars < 1 or self.chunk_rows < 1:
-            raise ValueError("max_row_chars and chunk_rows must be >= 1")
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names) or "benchmark" in names:
             raise ValueError(f"sources: names must be unique and not 'benchmark': {names}")
@@ -118,10 +108,10 @@ class ValidateParams:
     response_chars: tuple[int, ...] = (1, 8000)  # [min, max] chosen/rejected length
     length_ratio: tuple[float, ...] = (0.02, 50.0)  # [min, max] of len(chosen) / len(rejected)
     langid_columns: tuple[str, ...] = ("prompt", "chosen")  # texts identified as the row language
-    langid_min_chars: int = 12  # shorter texts only get a script check (too short to identify)
+    langid_min_chars: NonNegativeInt = 12  # shorter texts only get a script check
     # quarantine a text only when lingua gives another configured language >= this
     langid_confidence: float = 0.9
-    max_failing_fraction: float = 0.05  # gate: max quarantined share per language and overall
+    max_failing_fraction: Fraction = 0.05  # gate: max quarantined share per language and overall
 
     def __post_init__(self) -> None:
         if not self.languages:
@@ -129,9 +119,5 @@ class ValidateParams:
         _check_bounds("prompt_chars", self.prompt_chars)
         _check_bounds("response_chars", self.response_chars)
         _check_bounds("length_ratio", self.length_ratio)
-        if self.langid_min_chars < 0:
-            raise ValueError(f"langid_min_chars: must be >= 0, got {self.langid_min_chars}")
         if not 0.5 < self.langid_confidence <= 1.0:
             raise ValueError(f"langid_confidence: not in (0.5, 1]: {self.langid_confidence}")
-        if not 0.0 <= self.max_failing_fraction <= 1.0:
-            raise ValueError(f"max_failing_fraction: not in [0, 1]: {self.max_failing_fraction}")

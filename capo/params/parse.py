@@ -1,22 +1,88 @@
-"""Strict parsing of a params mapping into frozen dataclasses: unknown keys are errors."""
+"""Strict parsing of a params mapping into frozen dataclasses: unknown keys are errors.
+
+Value ranges live in the field types, so the schema is the one place they are defined:
+
+    gamma: NonNegative = 1.0                          # >= 0
+    noise: Annotated[float, Range(ge=0, lt=0.5)] = 0.2  # any other range: one Range
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
-from typing import Any
+from typing import Annotated, Any
 
-__all__ = ["ParamsError", "parse_section"]
+__all__ = [
+    "FlipRate",
+    "Fraction",
+    "NonNegative",
+    "NonNegativeInt",
+    "ParamsError",
+    "Positive",
+    "PositiveInt",
+    "Range",
+    "Rate",
+    "check_field",
+    "parse_section",
+]
 
 
 class ParamsError(ValueError):
     """A params.yaml problem, reported with the file and the dotted key."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a number: ge/gt below, le/lt above (None = unbounded)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __str__(self) -> str:
+        low, high = self.ge if self.gt is None else self.gt, self.le if self.lt is None else self.lt
+        if low is not None and high is not None:
+            left, right = "[" if self.gt is None else "(", "]" if self.lt is None else ")"
+            return f"in {left}{low:g}, {high:g}{right}"
+        if low is not None:
+            return f"{'>=' if self.gt is None else '>'} {low:g}"
+        return f"{'<=' if self.lt is None else '<'} {high:g}"
+
+    def contains(self, value: float) -> bool:
+        return not (
+            (self.ge is not None and not value >= self.ge)
+            or (self.gt is not None and not value > self.gt)
+            or (self.le is not None and not value <= self.le)
+            or (self.lt is not None and not value < self.lt)
+        )
+
+
+NonNegative = Annotated[float, Range(ge=0)]
+Positive = Annotated[float, Range(gt=0)]
+Fraction = Annotated[float, Range(ge=0, le=1)]  # shares and thresholds: [0, 1]
+Rate = Annotated[float, Range(ge=0, lt=1)]  # [0, 1): a rate that cannot be everything
+FlipRate = Annotated[float, Range(ge=0, lt=0.5)]  # label flips: at 0.5 the wrong label wins
+PositiveInt = Annotated[int, Range(ge=1)]  # sizes and counts
+NonNegativeInt = Annotated[int, Range(ge=0)]
+
+
+def _key(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
 def _check_type(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if hint is Any:
+        return value
+    if origin is Annotated:
+        inner, *extras = typing.get_args(hint)
+        value = _check_type(value, inner, where)
+        for bound in (e for e in extras if isinstance(e, Range)):
+            if not bound.contains(value):
+                raise ParamsError(f"{where}: must be {bound}, got {value!r}")
         return value
     if dataclasses.is_dataclass(hint):
         return parse_section(hint, value, where)
@@ -35,7 +101,7 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ParamsError(f"{where}: expected a mapping, got {value!r}")
         _, vhint = typing.get_args(hint) or (Any, Any)
-        return {k: _check_type(v, vhint, f"{where}.{k}") for k, v in value.items()}
+        return {k: _check_type(v, vhint, _key(where, k)) for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and not (
@@ -45,19 +111,35 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
+def check_field(cls: type, name: str, value: Any, where: str) -> Any:
+    """``value`` checked against field ``name`` of ``cls`` (type and range), as parsing does."""
+    return _check_type(value, typing.get_type_hints(cls, include_extras=True)[name], where)
+
+
 def parse_section(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys, wrong types and ranges.
+
+    ``where`` is the section's dotted key ("" for the whole file); errors name the full key.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ParamsError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
+        raise ParamsError(f"{where or 'params'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls, include_extras=True)
     names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
+    unknown = sorted(set(data) - set(names), key=str)
     if unknown:
-        raise ParamsError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(names)})")
-    values = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+        raise ParamsError(f"{_key(where, unknown[0])}: unknown key (known: {', '.join(names)})")
+    values = {k: _check_type(v, hints[k], _key(where, k)) for k, v in data.items()}
     try:
         return cls(**values)
     except (TypeError, ValueError) as err:
-        raise ParamsError(f"{where}: {err}") from err
+        raise ParamsError(_section_error(where, names, str(err))) from err
+
+
+def _section_error(where: str, names: list[str], message: str) -> str:
+    """A section's own check, under its dotted key ("key: ..." becomes "where.key: ...")."""
+    head = re.match(r"(\w+)[.:\[]", message)
+    if where and head and head.group(1) in names:
+        return f"{where}.{message}"
+    return f"{where}: {message}" if where else message

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from capo.params.parse import (
+    FlipRate,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    PositiveInt,
+    Range,
+    Rate,
+    check_field,
+)
 
 __all__ = [
     "BUILTIN_MODEL",
@@ -20,11 +32,11 @@ class LossParams:
     """`loss:` the preference loss and its hyper-parameters (DESIGN.md §1)."""
 
     type: str = "capo"  # capo, or any TRL DPO loss_type (sigmoid, ipo, robust, hinge, ...)
-    beta: float = 0.1  # KL strength: scale of the implicit rewards
-    gamma: float = 1.0  # CAPO confidence exponent; 0 = no model-confidence weighting
-    tau: float = 1.0  # CAPO confidence temperature
-    kappa: float = 1.0  # CAPO data-confidence slope on annotation-score differences
-    label_smoothing: float = 0.0  # conservative-DPO epsilon (sigmoid/robust/capo)
+    beta: Positive = 0.1  # KL strength: scale of the implicit rewards
+    gamma: NonNegative = 1.0  # CAPO confidence exponent; 0 = no model-confidence weighting
+    tau: Positive = 1.0  # CAPO confidence temperature
+    kappa: NonNegative = 1.0  # CAPO data-confidence slope on annotation-score differences
+    label_smoothing: FlipRate = 0.0  # conservative-DPO epsilon (sigmoid/robust/capo)
 
 
 BUILTIN_MODEL = "builtin-tiny"
@@ -41,30 +53,25 @@ class PolicyParams:
 
     model: str = BUILTIN_MODEL  # builtin-tiny, or a Hugging Face model id / local directory
     trust_remote_code: bool = False  # let a hub/local model run its own modelling code
-    max_length: int = 256  # token limit of prompt+completion in SFT, reference and training
-    vocab_size: int = 3000  # builtin-tiny: byte-level BPE vocabulary size
-    hidden_size: int = 128  # builtin-tiny: hidden width
-    num_layers: int = 2  # builtin-tiny: decoder layers
-    num_heads: int = 4  # builtin-tiny: attention heads
-    sft_epochs: float = 4.0  # SFT epochs on prompt+chosen; 0 = no SFT (hub models only)
-    sft_batch_size: int = 16  # SFT examples per step
-    sft_learning_rate: float = 3e-3  # SFT peak learning rate (tiny random init: high)
+    max_length: PositiveInt = 256  # token limit of prompt+completion in SFT, reference and training
+    vocab_size: PositiveInt = 3000  # builtin-tiny: byte-level BPE vocabulary size
+    hidden_size: PositiveInt = 128  # builtin-tiny: hidden width
+    num_layers: PositiveInt = 2  # builtin-tiny: decoder layers
+    num_heads: PositiveInt = 4  # builtin-tiny: attention heads
+    sft_epochs: NonNegative = 4.0  # SFT epochs on prompt+chosen; 0 = no SFT (hub models only)
+    sft_batch_size: PositiveInt = 16  # SFT examples per step
+    sft_learning_rate: Positive = 3e-3  # SFT peak learning rate (tiny random init: high)
 
     def __post_init__(self) -> None:
-        for name in ("max_length", "vocab_size", "hidden_size", "num_layers", "num_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} not divisible by num_heads")
-        if self.sft_epochs < 0 or self.sft_batch_size < 1 or not self.sft_learning_rate > 0:
-            raise ValueError("sft_epochs must be >= 0, sft_batch_size >= 1, sft_learning_rate > 0")
 
 
 @dataclass(frozen=True)
 class ReferenceParams:
     """`reference:` reference log-probs of every pair under the policy (capo/reference.py)."""
 
-    batch_size: int = 32  # pairs per forward pass (each pair is two sequences)
+    batch_size: PositiveInt = 32  # pairs per forward pass (each pair is two sequences)
     bucket: bool = True  # sort pairs by length before batching (less padding)
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
 
@@ -78,9 +85,9 @@ class LoraParams:
     """`train.lora:` train a LoRA adapter instead of all weights (peft); merged on save."""
 
     enabled: bool = False  # train LoRA adapters only
-    r: int = 8  # adapter rank
-    alpha: int = 16  # adapter scaling numerator
-    dropout: float = 0.0  # adapter dropout
+    r: PositiveInt = 8  # adapter rank
+    alpha: PositiveInt = 16  # adapter scaling numerator
+    dropout: Rate = 0.0  # adapter dropout
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")  # wrapped layers
 
 
@@ -94,19 +101,19 @@ class TrainParams:
 
     losses: tuple[str, ...] = ("capo", "sigmoid", "ipo", "robust")  # the matrix
     loss_overrides: dict[str, dict[str, float]] = field(default_factory=_default_overrides)
-    epochs: float = 1.0  # passes over the training pairs
-    max_steps: int = -1  # stop after this many optimizer steps; -1 = epochs decide
-    batch_size: int = 16  # pairs per optimizer step, over all processes together
-    gradient_accumulation_steps: int = 1  # micro-batches per optimizer step
-    learning_rate: float = 5e-4  # peak learning rate
+    epochs: Positive = 1.0  # passes over the training pairs
+    max_steps: Annotated[int, Range(ge=-1)] = -1  # stop after N optimizer steps; -1 = epochs
+    batch_size: PositiveInt = 16  # pairs per optimizer step, over all processes together
+    gradient_accumulation_steps: PositiveInt = 1  # micro-batches per optimizer step
+    learning_rate: Positive = 5e-4  # peak learning rate
     lr_scheduler: str = "cosine"  # transformers scheduler name
-    warmup_ratio: float = 0.1  # share of steps spent warming up
-    weight_decay: float = 0.0  # AdamW weight decay
-    max_grad_norm: float = 1.0  # gradient clipping; 0 = none
-    logging_steps: int = 5  # log metrics every N steps
-    eval_steps: int = 0  # evaluate on the test pairs every N steps; 0 = only at the end
-    save_steps: int = 25  # checkpoint every N steps (a killed run resumes from the last)
-    save_total_limit: int = 2  # checkpoints kept
+    warmup_ratio: Rate = 0.1  # share of steps spent warming up
+    weight_decay: NonNegative = 0.0  # AdamW weight decay
+    max_grad_norm: NonNegative = 1.0  # gradient clipping; 0 = none
+    logging_steps: PositiveInt = 5  # log metrics every N steps
+    eval_steps: NonNegativeInt = 0  # evaluate on the test pairs every N steps; 0 = only at the end
+    save_steps: PositiveInt = 25  # checkpoint every N steps (a killed run resumes from the last)
+    save_total_limit: PositiveInt = 2  # checkpoints kept
     lora: LoraParams = field(default_factory=LoraParams)
 
     def __post_init__(self) -> None:
@@ -119,9 +126,5 @@ class TrainParams:
             bad = sorted(set(values) - set(_OVERRIDABLE))
             if name not in KNOWN_LOSSES or bad:
                 raise ValueError(f"loss_overrides.{name}: unknown loss, or bad keys {bad}")
-        if self.batch_size < 1 or self.gradient_accumulation_steps < 1:
-            raise ValueError("batch_size and gradient_accumulation_steps must be >= 1")
-        if self.logging_steps < 1 or self.save_steps < 1 or self.eval_steps < 0:
-            raise ValueError("logging_steps and save_steps must be >= 1, eval_steps >= 0")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(f"warmup_ratio: not in [0, 1): {self.warmup_ratio}")
+            for key, value in values.items():  # the `loss:` section's ranges apply
+                check_field(LossParams, key, value, f"loss_overrides.{name}.{key}")
