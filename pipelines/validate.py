@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     run = validate_pairs(load_pairs(args.pairs), params, args.reports / "data_docs")
     write_outputs(run, args.out, args.reports)
     if not run.gate.passed:
-        raise CapoError(run.gate.summary())
+        raise CapoError(f"{args.pairs}: {run.gate.summary()}")  # first line: input, verdict
     log.info(run.gate.summary())
 
 

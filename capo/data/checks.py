@@ -4,10 +4,14 @@ Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a by
 mark and surrounding whitespace removed. Scores must be finite numbers, given for both
 answers or for neither. A column that the first parsed row lacks is a whole-source error
 (a misnamed column), naming file, row and column; later rows that lack it are quarantined.
+A row whose language column is empty (null, blank) has its language identified, like a
+source without a language column. A rejection carries the row's language where the source
+gives one (fixed, or the column's value), for counting quarantine per language.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -36,6 +40,7 @@ class Rejection:
     code: str
     reason: str
     field: str | None = None
+    language: str | None = None  # given by the source (or identified later), else None
 
 
 class _Reject(Exception):
@@ -69,13 +74,26 @@ class RowChecker:
     def check(self, record: Record) -> dict[str, Any] | Rejection:
         """A pair dict (``language`` None when it must be identified) or a Rejection."""
         if record.data is None:
-            return Rejection(record.code or "unreadable", record.reason or "unreadable row")
+            reason = record.reason or "unreadable row"
+            return Rejection(record.code or "unreadable", reason, language=self.language)
         if not self._checked:
             self._check_columns(record)
         try:
             return self._pair(record.data)
         except _Reject as rej:
-            return rej.rejection
+            return dataclasses.replace(rej.rejection, language=self.given_language(record.data))
+
+    def given_language(self, data: Mapping[str, Any]) -> str | None:
+        """The row's language as the source gives it (normalised when valid), else None."""
+        if self.language is not None or self.language_column is None:
+            return self.language
+        value = data.get(self.language_column)
+        if _blank(value):
+            return None
+        try:
+            return normalize_language(value)
+        except ValueError:
+            return raw_language(value)
 
     def _check_columns(self, record: Record) -> None:
         keys = set(record.data or {})
@@ -154,6 +172,8 @@ class RowChecker:
         if self.language_column is None:
             return None  # identified later, in batches
         value = data.get(self.language_column)
+        if _blank(value):
+            return None  # identified later, as for a source without a language column
         try:
             code = normalize_language(value)
         except ValueError as err:
@@ -166,6 +186,18 @@ class RowChecker:
 
 
 _MISSING = object()
+
+
+def _blank(value: Any) -> bool:
+    """Null, NaN or whitespace only: no language given."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def raw_language(value: Any) -> str:
+    """A given language value that is not a known code, as short valid text."""
+    return str(value).strip()[:35].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def clean_text(text: str) -> str:

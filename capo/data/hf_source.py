@@ -2,7 +2,10 @@
 
 Loading goes through `datasets.load_dataset` (or `load_from_disk` for a folder written by
 `save_to_disk`); any failure, such as a hub dataset that is not cached while offline,
-becomes one CapoError line naming the source, instead of a traceback.
+becomes one CapoError line naming the source, instead of a traceback. The source's
+``options`` are passed as builder arguments (``load_dataset(..., **options)``, for example
+``{delimiter: ";"}`` for the csv builder or ``{field: data}`` for json), or to
+``load_from_disk`` for a saved folder.
 """
 
 from __future__ import annotations
@@ -30,15 +33,21 @@ def load_hf(spec: SourceParams) -> Any:
         if (Path(spec.path) / "state.json").is_file() or (
             Path(spec.path) / "dataset_dict.json"
         ).is_file():
-            loaded = datasets.load_from_disk(spec.path)
+            loaded = datasets.load_from_disk(spec.path, **spec.options)
             return loaded[spec.split] if isinstance(loaded, datasets.DatasetDict) else loaded
         return datasets.load_dataset(
-            spec.path, name=spec.config, split=spec.split, data_files=spec.data_files
+            spec.path,
+            name=spec.config,
+            split=spec.split,
+            data_files=spec.data_files,
+            **spec.options,
         )
     except Exception as err:  # datasets raises many types; all mean "cannot load this source"
         hint = ""
         if "offline" in str(err).lower() or isinstance(err, ConnectionError):
             hint = " (offline: download it first, or point path at a local copy)"
+        elif spec.options:
+            hint = f" (check ingest.sources.{spec.name}.options, passed to the builder)"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CapoError(f"{where}, split {spec.split!r}: cannot load: {first}{hint}") from None
 

@@ -9,6 +9,9 @@
 Sources are read in order (the benchmark first), in chunks of `chunk_rows`: each row is
 checked (capo.data.checks), its language identified when the source gives none, exact
 duplicates (same id) quarantined, and the rest split by a stable hash of the prompt.
+Accepted pairs keep their record number (`source_row`); quarantined rows keep their
+language (given, else identified from their texts, else null). A source that yields no
+rows is an error unless it sets `allow_empty`.
 Translated pairs keep the split of their English original and form derived sources named
 "<source>-><language>"; a translation whose detected language is wrong is quarantined.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -88,7 +91,11 @@ def _ingest_source(run: _Run, spec: SourceParams) -> None:
     checker = RowChecker(where, spec.columns, run.languages, language, run.params.max_row_chars)
     records = read_source(spec, run.params.chunk_rows, run.params.max_row_chars)
     keep: list[tuple[int, dict[str, Any]]] | None = [] if spec.translate else None
-    _consume(run, spec.name, records, checker, keep)
+    if not _consume(run, spec.name, records, checker, keep) and not spec.allow_empty:
+        raise CapoError(
+            f"{where}: source {spec.name!r} has no rows"
+            " (set allow_empty: true on the source if that is expected)"
+        )
     if keep is not None:
         _translate_source(run, spec, keep)
 
@@ -106,27 +113,33 @@ def _consume(
     checker: RowChecker,
     keep: list[tuple[int, dict[str, Any]]] | None = None,
     **meta: Any,
-) -> None:
+) -> int:
+    """Check, identify, dedup and write ``records``; returns how many there were."""
     run.sink.source(name, **meta)
     keep_language = run.params.translation.source_language
+    read = 0
     with tqdm(desc=f"ingest {name}", unit="rows", disable=None) as bar:
         for chunk in _chunks(records, run.params.chunk_rows):
             checked = [(rec, checker.check(rec)) for rec in chunk]
-            _identify(checked, run.languages)
+            _identify(checked, run.languages, checker)
             accepted, quarantined = [], []
             for rec, result in checked:
                 pair = result if isinstance(result, dict) else None
                 if pair is not None and _seen_before(run, pair):
-                    result = Rejection("duplicate", f"exact duplicate of pair {pair['id']}")
+                    reason = f"exact duplicate of pair {pair['id']}"
+                    result = Rejection("duplicate", reason, language=pair["language"])
                 if isinstance(result, Rejection):
                     quarantined.append(_quarantine_row(name, rec, result))
                     continue
+                result["source_row"] = rec.row
                 _finish(result, name, run.params.test_fraction)
                 accepted.append(result)
                 if keep is not None and result["language"] == keep_language:
                     keep.append((rec.row, result))
             run.sink.write(name, accepted, quarantined)
             bar.update(len(chunk))
+            read += len(chunk)
+    return read
 
 
 def _seen_before(run: _Run, pair: dict[str, Any]) -> bool:
@@ -138,16 +151,39 @@ def _seen_before(run: _Run, pair: dict[str, Any]) -> bool:
     return False
 
 
-def _identify(checked: list[tuple[Record, Any]], languages: tuple[str, ...]) -> None:
-    """Fill in the language of pairs whose source gives none, in one batch per chunk."""
-    todo = [i for i, (_, r) in enumerate(checked) if isinstance(r, dict) and r["language"] is None]
-    texts = [f"{checked[i][1]['prompt']}\n{checked[i][1]['chosen']}" for i in todo]
+def _identify(
+    checked: list[tuple[Record, Any]], languages: tuple[str, ...], checker: RowChecker
+) -> None:
+    """Fill in the language of rows whose source gives none, in one batch per chunk.
+
+    A pair that cannot be identified is quarantined; a quarantined row gets the language of
+    whatever text it has, for the per-language counts (null when there is none).
+    """
+    todo, texts = [], []
+    for i, (rec, result) in enumerate(checked):
+        text = _text_to_identify(rec, result, checker)
+        if text is not None:
+            todo.append(i)
+            texts.append(text)
     for i, found in zip(todo, detect_languages(texts, languages), strict=True):
-        if found is None:
+        rec, result = checked[i]
+        if isinstance(result, Rejection):
+            checked[i] = (rec, replace(result, language=found))
+        elif found is None:
             reason = "language could not be identified; set the source's language"
-            checked[i] = (checked[i][0], Rejection("language_unidentified", reason, "language"))
+            checked[i] = (rec, Rejection("language_unidentified", reason, "language"))
         else:
-            checked[i][1]["language"] = found
+            result["language"] = found
+
+
+def _text_to_identify(rec: Record, result: Any, checker: RowChecker) -> str | None:
+    if isinstance(result, dict):
+        return f"{result['prompt']}\n{result['chosen']}" if result["language"] is None else None
+    if result.language is not None or rec.data is None:
+        return None
+    texts = [rec.data.get(checker.col(f)) for f in ("prompt", "chosen")]
+    text = "\n".join(t for t in texts if isinstance(t, str) and t.strip())
+    return text or None
 
 
 def _finish(pair: dict[str, Any], name: str, test_fraction: float) -> None:
@@ -165,6 +201,7 @@ def _quarantine_row(name: str, rec: Record, rej: Rejection) -> dict[str, Any]:
         "field": rej.field,
         "reason": raw_text(rej.reason),
         "raw": rec.raw,
+        "language": rej.language,
     }
 
 

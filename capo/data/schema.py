@@ -31,6 +31,7 @@ PAIR_SCHEMA = pa.schema(
         pa.field("score_chosen", pa.float64()),  # annotation scores, both or neither
         pa.field("score_rejected", pa.float64()),
         pa.field("source", pa.string(), nullable=False),  # source name ("a->de" if translated)
+        pa.field("source_row", pa.int64(), nullable=False),  # 1-based record number in the source
         pa.field("split", pa.string(), nullable=False),  # "train" | "test"
         pa.field("translated_from", pa.string()),  # id of the English pair it was translated from
         pa.field("label_flipped", pa.bool_(), nullable=False),  # benchmark noise; never trained on
@@ -49,6 +50,7 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("field", pa.string()),  # the offending column, when there is one
         pa.field("reason", pa.string(), nullable=False),  # one readable sentence
         pa.field("raw", pa.string(), nullable=False),  # the record, truncated, escaped
+        pa.field("language", pa.string()),  # given by the source, else identified, else null
     ]
 )
 

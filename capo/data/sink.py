@@ -27,6 +27,15 @@ OUTPUTS = {
 }
 
 
+NO_LANGUAGE = "<missing>"  # report key of quarantined rows with no language
+_PER_LANGUAGE = ("quarantined", "test", "train")
+
+
+def _languages(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    """Per language: train, test and quarantined rows (all three keys, sorted)."""
+    return {lang: {k: c[k] for k in _PER_LANGUAGE} for lang, c in sorted(counts.items())}
+
+
 class _Counts:
     def __init__(self) -> None:
         self.read = self.accepted = self.quarantined = 0
@@ -39,7 +48,7 @@ class _Counts:
             "accepted": self.accepted,
             "quarantined": self.quarantined,
             "reasons": dict(sorted(self.reasons.items())),
-            "languages": {k: dict(sorted(v.items())) for k, v in sorted(self.languages.items())},
+            "languages": _languages(self.languages),
         }
 
 
@@ -76,6 +85,8 @@ class PairSink:
         counts.reasons.update(q["code"] for q in quarantined)
         for row in accepted:
             counts.languages[row["language"]][row["split"]] += 1
+        for row in quarantined:
+            counts.languages[row.get("language") or NO_LANGUAGE]["quarantined"] += 1
         for split in ("train", "test"):
             rows = [r for r in accepted if r["split"] == split]
             if rows:
@@ -84,7 +95,8 @@ class PairSink:
             self._writers["quarantine"].write_table(quarantine_table(quarantined))
 
     def report(self) -> dict[str, Any]:
-        """The ingest report: totals, per split and language, and per source."""
+        """The ingest report: totals; per split; per language and per source (train, test and
+        quarantined rows; per source also the quarantine reasons and languages)."""
         per_source = {n: {**c.as_dict(), **self.meta[n]} for n, c in self.sources.items()}
         languages: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for counts in self.sources.values():
@@ -97,7 +109,7 @@ class PairSink:
         return {
             **totals,
             "splits": splits,
-            "languages": {k: dict(sorted(v.items())) for k, v in sorted(languages.items())},
+            "languages": _languages(languages),
             "sources": per_source,
         }
 
