@@ -178,11 +178,13 @@ def test_ingest_translates_and_quarantines_wrong_language(tmp_path, m2m):
         assert r["language"] == "de" and r["split"] == originals[r["translated_from"]]["split"]
     assert report["sources"]["en->ru"] == {
         "read": 4, "accepted": 0, "quarantined": 4, "reasons": {"wrong_language": 4},
-        "languages": {}, "translated_from": "en", "model": m2m,
+        "languages": {"ru": {"quarantined": 4, "test": 0, "train": 0}},
+        "translated_from": "en", "model": m2m,
     }  # fmt: skip
     quarantine = pq.read_table(out / "quarantine.parquet").to_pylist()
     wrong = [q for q in quarantine if q["source"] == "en->ru"]
     assert {q["row"] for q in wrong} == {1, 2, 3, 4}
+    assert {q["language"] for q in wrong} == {"ru"}  # the language it was meant to be in
     assert all(q["reason"] == "translation detected as de, expected ru" for q in wrong)
     assert report["accepted"] + report["quarantined"] == report["read"] == 12
 
