@@ -4,7 +4,7 @@ GX stamps every build with the time: in the run's folder, breadcrumb, "Run Time"
 index row, as the batch's ``ge_load_time``, and as ``?d=<now>`` on image links; and it gives
 collapsible sections random uuid4 ids. ``RUN_ID`` fixes the run's time (SOURCE_DATE_EPOCH,
 the reproducible-builds convention, when set; else the Unix epoch), and ``stabilize_site``
-rewrites the other stamps to it and numbers the ids in page order. When the validation ran
+rewrites the other stamps to it and numbers those ids in page order. When the validation ran
 is in DVC's and the stage's logs, not in its output.
 """
 
@@ -22,7 +22,8 @@ __all__ = ["RUN_ID", "stabilize_site"]
 RUN_TIME = dt.datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")), dt.UTC)
 RUN_ID = RunIdentifier(run_name="capo_validate", run_time=RUN_TIME)
 _STAMP = re.compile(r"\b\d{8}T\d{6}\.\d{6}Z\b")  # GX's "%Y%m%dT%H%M%S.%fZ"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# collapse.j2: id = content_block_id ~ "-collapse-body-" | generate_html_element_uuid
+_UUID = re.compile(r"(?<=-collapse-body-)[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 
 def _stable(html: str) -> str:
