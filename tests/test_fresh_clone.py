@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 TINY = [
     "ingest.benchmark.train_pairs=180",
     "ingest.benchmark.test_pairs=90",
+    "ingest.benchmark.max_number=99",  # few SFT demonstrations (9 languages x ~70 numbers)
     "policy.hidden_size=32",
     "policy.num_layers=1",
     "policy.num_heads=2",

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 REDUCED = [
     "ingest.benchmark.train_pairs=360",
     "ingest.benchmark.test_pairs=120",
+    "ingest.benchmark.max_number=99",  # few SFT demonstrations (9 languages x ~70 numbers)
     "policy.hidden_size=64",
     "policy.num_layers=2",
     "policy.vocab_size=800",

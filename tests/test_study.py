@@ -68,7 +68,7 @@ def test_a_small_study_end_to_end(tmp_path):
     from pipelines.study import main
 
     raw = {
-        "ingest": {"benchmark": {"train_pairs": 90, "test_pairs": 45}},
+        "ingest": {"benchmark": {"train_pairs": 90, "test_pairs": 45, "max_number": 99}},
         "policy": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "sft_epochs": 0.5},
         "evaluate": {"max_new_tokens": 4},
         "study": {
