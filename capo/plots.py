@@ -142,13 +142,17 @@ def base_head_curves(
     ylabel: str,
     dpi: int = 110,
 ) -> Path:
-    """One panel per loss, a line per revision: ``curves[loss][revision] = [(x, y), ...]``."""
+    """One panel per loss, a line per revision: ``curves[loss][revision] = [(x, y), ...]``.
+
+    The first revision (base) is drawn dashed and wide, so a head line on top of it shows.
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves) + 1.0, 3.2), squeeze=False)
     for ax, (loss, revisions) in zip(axes[0], curves.items(), strict=True):
-        for revision, points in revisions.items():
+        for i, (revision, points) in enumerate(revisions.items()):
             pts = sorted(points)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=revision)
+            style = {"linestyle": "--", "linewidth": 2.5, "alpha": 0.7} if i == 0 else {}
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=revision, **style)
         ax.set(title=f"{loss}: {title}", xlabel=xlabel, ylabel=ylabel)
         ax.legend(fontsize=8)
     return _save(fig, path, dpi)

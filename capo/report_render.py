@@ -34,12 +34,31 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _pair(old: float, new: float) -> tuple[str, str]:
+    """old and new with the fewest decimals (3 to 6) that tell them apart."""
+    for places in range(3, 7):
+        a, b = f"{old:.{places}f}", f"{new:.{places}f}"
+        if a != b:
+            break
+    return a, b
+
+
+def _values(old: Any, new: Any) -> tuple[str, str]:
+    """Two metric values, with enough decimals to tell them apart when both are floats."""
+    if isinstance(old, float) and isinstance(new, float) and max(abs(old), abs(new)) < 1000:
+        return _pair(old, new)
+    return _fmt(old), _fmt(new)
+
+
 def _cell_parts(cell: Cell) -> tuple[str, str]:
     """(values, change): "0.544 → 0.612" and "+0.068"; an unchanged cell has no change."""
     if cell.old == cell.new:
         return _fmt(cell.new), ""
-    change = "" if cell.change is None else f"{cell.change:+.3f}"
-    return f"{_fmt(cell.old)} → {_fmt(cell.new)}", change
+    if cell.old is None or cell.new is None or cell.change is None:
+        return f"{_fmt(cell.old)} → {_fmt(cell.new)}", ""
+    old, new = _pair(cell.old, cell.new)
+    change = f"{cell.change:+.3f}" if abs(cell.change) >= 0.0005 else f"{cell.change:+.1e}"
+    return f"{old} → {new}", change
 
 
 def _md_cell(cell: Cell) -> str:
@@ -91,7 +110,7 @@ def _loss_table_md(d: LossDiff) -> list[str]:
 
 
 def _legend(report: Report) -> str:
-    sizes = sorted({r.n for d in report.losses for r in d.rows if r.n})
+    sizes = sorted({r.n for d in report.losses if d.changed for r in d.rows if r.n})
     examples = ", ".join(
         f"±{Z * math.sqrt(0.5 / n):.3f} at {n} pairs" for n in sizes[-1:] + sizes[:1]
     )
@@ -123,7 +142,8 @@ def _other_md(report: Report) -> list[str]:
         for path, key, old, new in report.other:
             diff = new - old if all(isinstance(v, int | float) for v in (old, new)) else None
             change = "—" if diff is None else f"{diff:+.4g}"
-            lines.append(f"| {path} | `{key}` | {_fmt(old)} | {_fmt(new)} | {change} |")
+            a, b = _values(old, new)
+            lines.append(f"| {path} | `{key}` | {a} | {b} | {change} |")
     return [*lines, "", "</details>"]
 
 
@@ -245,7 +265,9 @@ def render_html(report: Report, charts: Charts, *, head_charts: Charts = ()) -> 
         figs = "".join(_figure(t, p) for t, p in head_charts)
         parts.append(f"<details><summary>The comparison's charts at head</summary>{figs}</details>")
     rows = "".join(
-        f"<tr><td>{esc(p)}</td><td>{esc(k)}</td><td>{esc(_fmt(o))}</td><td>{esc(_fmt(n))}</td></tr>"
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            esc(p), esc(k), *(esc(v) for v in _values(o, n))
+        )
         for p, k, o, n in report.other
     )
     parts.append(

@@ -34,6 +34,16 @@ def _key(name: str) -> str:
     return "capo-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def _losses(root: Path) -> list[str] | None:
+    """params.yaml's train.losses, or None when it cannot be read (then: every metrics file)."""
+    try:
+        from capo.params import load_params
+
+        return list(load_params(root / "params.yaml").train.losses)
+    except Exception:
+        return None
+
+
 def language_table(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per language (overall last): test pairs and each loss's reward accuracy."""
     langs = sorted({lang for doc in metrics.values() for lang in doc.get("per_language", {})})
@@ -56,12 +66,17 @@ def publish_artifacts(root: Path) -> list[str]:
         path.stem: json.loads(path.read_text(encoding="utf-8"))
         for path in sorted((root / METRICS_DIR).glob("*.json"))
     }
-    metrics = {loss: doc for loss, doc in metrics.items() if "overall" in doc}
+    losses = _losses(root)  # files of losses no longer in train.losses are stale: left out
+    metrics = {
+        loss: doc
+        for loss, doc in metrics.items()
+        if "overall" in doc and (losses is None or loss in losses)
+    }
     if metrics:
         create_table_artifact(
             table=language_table(metrics),
             key="capo-reward-accuracy",
-            description="Test reward accuracy of every loss, per language (metrics/<loss>.json)",
+            description="Test reward accuracy of every loss in train.losses, per language",
         )
         keys.append("capo-reward-accuracy")
     for png in sorted((root / FIGURES_DIR).glob("*.png")):

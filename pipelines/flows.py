@@ -29,6 +29,7 @@ from dvc.repo import Repo
 from dvc.utils.hydra import apply_overrides
 from prefect import flow, get_run_logger, runtime, task
 
+from capo.errors import CapoError
 from pipelines._stage import tool, tool_env
 from pipelines.experiment import experiment_workspace, save_experiment
 from pipelines.flow_artifacts import publish_artifacts
@@ -119,6 +120,15 @@ def _experiment_name(given: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "prefect-run"
 
 
+def _override(params: Path, overrides: list[str]) -> None:
+    """`dvc exp run -S` semantics; a bad override fails with Hydra's own hint."""
+    try:
+        apply_overrides(params, overrides)
+    except Exception as err:
+        cause = str(err.__cause__ or err).strip().replace("\n", " ")
+        raise CapoError(f"set_params {overrides}: {cause}") from None
+
+
 def _run_all(root: Path) -> list[StageRun]:
     runs = [run_stage(stage, str(root)) for stage in stage_order(root)]
     publish_artifacts(root)
@@ -145,7 +155,7 @@ def capo_pipeline(
         name = _experiment_name(experiment)
         logger.info("experiment %s: %s, in a clone sharing the DVC cache", name, set_params)
         with experiment_workspace(root) as ws:
-            apply_overrides(ws / "params.yaml", list(set_params))
+            _override(ws / "params.yaml", list(set_params))
             runs = _run_all(ws)
             save_experiment(ws, root, name)
         logger.info("experiment %s saved: `dvc exp show`; `dvc exp apply %s` to use it", name, name)

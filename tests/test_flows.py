@@ -211,3 +211,12 @@ def test_artifacts_table_and_charts_the_ui_can_show(tmp_path, prefect_server):
     assert rows[-1]["language"] == "all" and rows[-1]["capo reward acc."] == 0.6
     assert "figures/" not in arts["capo-comparison"].data
     assert "`capo-reward-gain`" in arts["capo-comparison"].data
+
+
+def test_a_bad_override_fails_with_hydras_hint_and_changes_nothing(toy_repo, prefect_server):
+    state = capo_pipeline(repo=str(toy_repo), set_params=["nosuch.key=1"], return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception, match=r"set_params \['nosuch.key=1'\]: .*\+nosuch.key=1"):
+        state.result()
+    assert _git(toy_repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert not list((toy_repo / ".dvc" / "tmp").glob("capo-exp-*"))  # the clone is gone

@@ -304,3 +304,23 @@ def test_dvc_exp_run_sweep_reads_metrics_back(two_commits):
     assert data["params"]["params.yaml"]["data"]["loss"]["gamma"] == 3.0
     metrics = data["metrics"]["metrics/capo.json"]["data"]
     assert metrics["per_language"]["de"]["reward_accuracy"] == pytest.approx(0.9)
+
+
+def test_the_pr_workflow_runs_a_report_command_capo_accepts():
+    import re
+    import shlex
+
+    import yaml
+
+    from capo.cli import build_parser
+
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pr-report.yml").read_text())
+    steps = workflow["jobs"]["report"]["steps"]
+    runs = [re.sub(r"\$\{\{[^}]*\}\}", "X", s.get("run", "")) for s in steps]
+    (command,) = [r for r in runs if "capo report" in r]
+    argv = shlex.split(command)
+    args = build_parser().parse_args(argv[1:])
+    assert args.publish and args.github_repo and args.out == "reports/pr"
+    assert any('.venv/bin" >> "$GITHUB_PATH"' in r for r in runs)
+    assert any("reports/pr/report.md" in r and "gh pr comment" in r for r in runs)
+    assert workflow["permissions"]["contents"] == "write"  # to push the PNGs' branch
