@@ -72,7 +72,7 @@ def build(variant: str, args: argparse.Namespace, tok, data):
         report_to="none",
         save_strategy="no",
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         precompute_ref_log_probs=True,
         max_length=128,
         use_cpu=True,

@@ -117,7 +117,7 @@ def make_sft_trainer(
         max_length=params.max_length,
         completion_only_loss=True,
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         use_cpu=not torch.cuda.is_available(),
         seed=seed,
         logging_steps=10,

@@ -66,8 +66,8 @@ class CAPOConfig(DPOConfig):
         metadata={"help": "CAPO: slope of the data confidence q = sigmoid(kappa*(s_w - s_l))."},
     )
     bf16: bool | None = field(default=False, metadata={"help": "bf16 mixed precision."})
-    gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Trade compute for memory with gradient checkpointing."}
+    activation_checkpointing: bool | None = field(  # transformers 5 name; the old one warns
+        default=False, metadata={"help": "Trade compute for memory (gradient checkpointing)."}
     )
 
     def __post_init__(self) -> None:

@@ -65,7 +65,7 @@ def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_to
         precompute_ref_batch_size=4,
         max_length=max_length,
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         use_cpu=True,
         report_to="none",
         disable_tqdm=True,

@@ -25,7 +25,7 @@ def _args(cls, tmp_path, **kw):
         report_to="none",
         seed=0,
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         precompute_ref_log_probs=True,
         max_length=64,
         disable_tqdm=True,
