@@ -96,9 +96,10 @@ def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOCo
     per_step = _world_size() * train.gradient_accumulation_steps
     if train.batch_size % per_step:
         raise CapoError(f"train.batch_size {train.batch_size} not divisible by {per_step}")
+    nll = {"loss_type": [loss, "sft"], "loss_weights": [1.0, train.nll_weight]}
     return CAPOConfig(
         output_dir=str(checkpoint_dir),
-        loss_type=[loss],
+        **(nll if train.nll_weight > 0 else {"loss_type": [loss]}),
         **hyper,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,

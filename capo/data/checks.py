@@ -29,7 +29,15 @@ __all__ = ["TEXT_FIELDS", "Rejection", "RowChecker"]
 TEXT_FIELDS = ("prompt", "chosen", "rejected")
 SCORE_FIELDS = ("score_chosen", "score_rejected")
 # Columns only internal sources (benchmark, translation) may set.
-INTERNAL_FIELDS = ("split", "label_flipped", "gold", "task", "rejected_kind", "translated_from")
+INTERNAL_FIELDS = (
+    "split",
+    "label_flipped",
+    "noise_kind",
+    "gold",
+    "task",
+    "rejected_kind",
+    "translated_from",
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -35,6 +35,7 @@ PAIR_SCHEMA = pa.schema(
         pa.field("split", pa.string(), nullable=False),  # "train" | "test"
         pa.field("translated_from", pa.string()),  # id of the English pair it was translated from
         pa.field("label_flipped", pa.bool_(), nullable=False),  # benchmark noise; never trained on
+        pa.field("noise_kind", pa.string()),  # benchmark: flip | corrupted_chosen (label_flipped)
         pa.field("gold", pa.string()),  # benchmark: the verifiable answer
         pa.field("task", pa.string()),  # benchmark: task family
         pa.field("rejected_kind", pa.string()),  # benchmark: wrong | wrong_language | near_miss

@@ -20,6 +20,7 @@ from capo.params.data import (
 )
 from capo.params.parse import NonNegativeInt, ParamsError, parse_section
 from capo.params.results import CompareParams, EvaluateParams, RegisterParams
+from capo.params.study import StudyParams, StudyVariant
 from capo.params.training import (
     BUILTIN_MODEL,
     KNOWN_LOSSES,
@@ -45,6 +46,8 @@ __all__ = [
     "ReferenceParams",
     "RegisterParams",
     "SourceParams",
+    "StudyParams",
+    "StudyVariant",
     "TrainParams",
     "TranslationParams",
     "ValidateParams",
@@ -68,6 +71,7 @@ class Params:
     register: RegisterParams = field(default_factory=RegisterParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     compare: CompareParams = field(default_factory=CompareParams)
+    study: StudyParams = field(default_factory=StudyParams)
 
 
 def yaml_error(path: str | Path, err: yaml.YAMLError) -> str:

@@ -13,27 +13,32 @@ __all__ = ["BenchmarkParams", "IngestParams", "SourceParams", "TranslationParams
 _BENCHMARK_LANGUAGES = ("en", "de", "es", "fr", "ru", "hi", "ar", "zh", "ja")
 
 
-def _default_flip_rates() -> dict[str, float]:
-    rates = {"de": 0.2, "es": 0.2, "fr": 0.25, "ru": 0.3, "hi": 0.4, "ar": 0.35, "zh": 0.3}
-    return {"en": 0.0, **rates, "ja": 0.3}
-
-
 @dataclass(frozen=True)
 class BenchmarkParams:
     """`ingest.benchmark:` the built-in multilingual preference benchmark (capo/data/benchmark)."""
 
     enabled: bool = True  # generate the benchmark as the source named "benchmark"
     languages: tuple[str, ...] = _BENCHMARK_LANGUAGES  # prompt languages (CLDR codes)
-    tasks: tuple[str, ...] = ()  # task families; empty = all (capo.data.benchmark_tasks.TASKS)
+    tasks: tuple[str, ...] = ("number_words",)  # task families; empty = all of them
     train_pairs: NonNegativeInt = 1500  # training pairs in total, spread evenly over languages
-    test_pairs: NonNegativeInt = 400  # clean test pairs in total
-    max_number: PositiveInt = 100  # number_words asks for 0..max_number
-    flip_rates: dict[str, FlipRate] = field(default_factory=_default_flip_rates)  # per language
+    test_pairs: NonNegativeInt = 900  # clean test pairs in total
+    max_number: PositiveInt = 999  # number_words asks for 0..max_number
+    test_share: Fraction = 0.2  # share of questions (task, key) held out for the test split
+    validation_share: Fraction = 0.1  # share held out for the validation split (noise study)
+    noise: FlipRate = 0.2  # share of same-language training pairs with a corrupted label
+    noise_by_language: dict[str, FlipRate] = field(default_factory=lambda: {"en": 0.0})
+    corrupt_share: Fraction = 0.25  # share of noisy pairs with a mistranslated chosen
     unscored_rate: Fraction = 0.1  # share of pairs without annotation scores (CAPO q = 1)
 
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
+        if self.test_share + self.validation_share >= 1:
+            raise ValueError("test_share + validation_share: must be < 1")
+
+    def noise_rate(self, language: str) -> float:
+        """The label-noise share of ``language``'s same-language training pairs."""
+        return self.noise_by_language.get(language, self.noise)
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class ValidateParams:
     langid_columns: tuple[str, ...] = ("prompt", "chosen")  # texts identified as the row language
     langid_min_chars: NonNegativeInt = 12  # shorter texts only get a script check
     # quarantine a text only when lingua gives another configured language >= this
-    langid_confidence: float = 0.9
+    langid_confidence: Annotated[float, Range(gt=0.5, le=1)] = 0.9
     max_failing_fraction: Fraction = 0.05  # gate: max quarantined share per language and overall
 
     def __post_init__(self) -> None:
@@ -119,5 +124,3 @@ class ValidateParams:
         _check_bounds("prompt_chars", self.prompt_chars)
         _check_bounds("response_chars", self.response_chars)
         _check_bounds("length_ratio", self.length_ratio)
-        if not 0.5 < self.langid_confidence <= 1.0:
-            raise ValueError(f"langid_confidence: not in (0.5, 1]: {self.langid_confidence}")

@@ -31,6 +31,8 @@ class EvaluateParams:
     max_new_tokens: PositiveInt = 24  # greedy generation cap per answer (answers are short)
     beta: Positive | None = None  # reward scale r = beta * log(pi/pi_ref); null = the loss's beta
     reference_generation: bool = True  # also score models/policy's answers, for context
+    max_empty_rate: Fraction = 0.02  # more empty answers: degenerate (collapsed to EOS)
+    max_generation_drop: Fraction = 0.05  # degenerate: below the policy's accuracy/fidelity by more
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
 
 

@@ -54,17 +54,22 @@ class PolicyParams:
     model: str = BUILTIN_MODEL  # builtin-tiny, or a Hugging Face model id / local directory
     trust_remote_code: bool = False  # let a hub/local model run its own modelling code
     max_length: PositiveInt = 256  # token limit of prompt+completion in SFT, reference and training
-    vocab_size: PositiveInt = 3000  # builtin-tiny: byte-level BPE vocabulary size
+    vocab_size: PositiveInt = 500  # builtin-tiny: byte-level BPE vocabulary size
     hidden_size: PositiveInt = 128  # builtin-tiny: hidden width
     num_layers: PositiveInt = 2  # builtin-tiny: decoder layers
     num_heads: PositiveInt = 4  # builtin-tiny: attention heads
-    sft_epochs: NonNegative = 4.0  # SFT epochs on prompt+chosen; 0 = no SFT (hub models only)
-    sft_batch_size: PositiveInt = 16  # SFT examples per step
+    sft_data: str = "auto"  # demonstrations | chosen | auto (demonstrations when there are some)
+    sft_epochs: NonNegative = 5.0  # SFT epochs; 0 = no SFT (hub models only)
+    sft_batch_size: PositiveInt = 64  # SFT examples per step
     sft_learning_rate: Positive = 3e-3  # SFT peak learning rate (tiny random init: high)
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} not divisible by num_heads")
+        if self.sft_data not in ("auto", "demonstrations", "chosen"):
+            raise ValueError(
+                f"sft_data: expected auto, demonstrations or chosen: {self.sft_data!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,8 @@ class TrainParams:
     max_steps: Annotated[int, Range(ge=-1)] = -1  # stop after N optimizer steps; -1 = epochs
     batch_size: PositiveInt = 16  # pairs per optimizer step, over all processes together
     gradient_accumulation_steps: PositiveInt = 1  # micro-batches per optimizer step
-    learning_rate: Positive = 5e-4  # peak learning rate
+    learning_rate: Positive = 5e-5  # peak learning rate (5e-4 wrecks the tiny model's answers)
+    nll_weight: NonNegative = 0.0  # NLL on chosen beside the loss (RPO, TRL "sft"); 0 = none
     lr_scheduler: str = "cosine"  # transformers scheduler name
     warmup_ratio: Rate = 0.1  # share of steps spent warming up
     weight_decay: NonNegative = 0.0  # AdamW weight decay
