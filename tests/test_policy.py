@@ -11,13 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from capo.errors import CapoError
-from capo.params import PolicyParams
 from capo.data.benchmark import demonstrations
 from capo.data.benchmark_tasks import number_answer
+from capo.errors import CapoError
 from capo.evaluation.generation import greedy_answers
 from capo.evaluation.metrics import answer_matches
-from capo.params import BenchmarkParams
+from capo.params import BenchmarkParams, PolicyParams
 from capo.policy import (
     build_builtin_policy,
     load_pretrained,
