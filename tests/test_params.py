@@ -37,6 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
         ("evaluate: {beta: -1}", "evaluate.beta: must be > 0, got -1.0"),
         ("register: {language_floor: 1.2}", "register.language_floor: must be in [0, 1]"),
         ("seed: -1", "seed: must be >= 0, got -1"),
+        ("study: {noise: [0.1, 0.5]}", "study.noise[1]: must be in [0, 0.5), got 0.5"),
+        (
+            "study: {variants: [{name: sigmoid, loss: sigmoid, settings: {beta: 0}}]}",
+            "study.variants[0].settings.beta: must be > 0, got 0.0",
+        ),
     ],
 )
 def test_out_of_range_values_name_the_dotted_key(tmp_path, yaml_text, message):

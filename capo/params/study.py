@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from capo.params.parse import FlipRate, NonNegativeInt, PositiveInt, check_field
+from capo.params.training import LossParams
+
 __all__ = ["StudyParams", "StudyVariant"]
 
 
@@ -24,6 +27,11 @@ class StudyVariant:
         for key, values in self.grid.items():
             if not values:
                 raise ValueError(f"{self.name}.grid.{key}: empty")
+        for key, value in self.settings.items():  # the `loss:` section's ranges apply
+            check_field(LossParams, key, value, f"settings.{key}")
+        for key, values in self.grid.items():
+            for i, value in enumerate(values):
+                check_field(LossParams, key, value, f"grid.{key}[{i}]")
 
 
 def _default_variants() -> tuple[StudyVariant, ...]:
@@ -45,12 +53,12 @@ class StudyParams:
     """`study:` every variant at every noise level and seed, on the clean test split."""
 
     variants: tuple[StudyVariant, ...] = field(default_factory=_default_variants)
-    noise: tuple[float, ...] = (0.0, 0.2, 0.4)  # ingest.benchmark.noise levels, every language
-    seeds: tuple[int, ...] = (0, 1, 2)  # data, policy and training seeds
+    noise: tuple[FlipRate, ...] = (0.0, 0.2, 0.4)  # ingest.benchmark.noise levels, every language
+    seeds: tuple[NonNegativeInt, ...] = (0, 1, 2)  # data, policy and training seeds
     baseline: str = "sigmoid"  # the variant every other is paired against (DPO)
-    validation_pairs: int = 900  # clean validation pairs for tuning (held-out questions)
-    tune_noise: float = 0.2  # noise level at which grids are searched, on validation only
-    tune_seed: int = 0  # seed at which grids are searched
+    validation_pairs: PositiveInt = 900  # clean validation pairs for tuning (held-out questions)
+    tune_noise: FlipRate = 0.2  # noise level at which grids are searched, on validation only
+    tune_seed: NonNegativeInt = 0  # seed at which grids are searched
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -58,7 +66,3 @@ class StudyParams:
             raise ValueError(f"variants: names must be unique and include {self.baseline!r}")
         if not self.noise or not self.seeds:
             raise ValueError("noise and seeds must not be empty")
-        if any(not 0.0 <= x < 0.5 for x in (*self.noise, self.tune_noise)):
-            raise ValueError("noise levels must be in [0, 0.5)")
-        if self.validation_pairs < 1:
-            raise ValueError(f"validation_pairs: must be >= 1, got {self.validation_pairs}")
