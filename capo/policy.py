@@ -8,13 +8,19 @@ some, as real pipelines fine-tune on curated answers before preference tuning; t
 preference pairs' chosen answers only when asked (``chosen``), since noisy labels would
 then teach the reference the wrong answers too. ``auto`` takes demonstrations when present.
 
-Prompt format (shared by SFT, the reference log-probs, DPO training and generation): plain
-text, ``prompt + completion + eos``, exactly what TRL's DPOTrainer builds from string
-datasets. SFT uses TRL's prompt-completion format, which tokenises the prompt and
-prompt+completion the same way DPOTrainer does and trains only on the completion and its EOS,
-so the policy learns to answer right after the prompt and stop. Generation feeds
-``tokenizer(prompt)`` and decodes until EOS. A hub model gets no chat template applied; the
-data is plain text.
+Prompt format (shared by SFT, the reference log-probs, DPO training and generation,
+capo/chat.py): plain-text pairs are ``prompt + completion + eos``, exactly what TRL's
+DPOTrainer builds from string datasets; conversational pairs (a ``messages`` column) go
+through the tokenizer's chat template as TRL renders message lists. SFT uses TRL's
+prompt-completion format, which tokenises the prompt and prompt+completion the same way
+DPOTrainer does and trains only on the completion and its end token, so the policy learns to
+answer right after the prompt and stop. When the pairs are conversations, plain-text
+demonstrations become one user and one assistant turn, as ingest's ``chat_format: messages``
+does with pairs. A tokenizer without a chat template gets capo's (capo/tiny.py).
+
+``policy.model`` is ``builtin-tiny``, a hub id, a local folder of safetensors weights, or a
+local GGUF file (capo/gguf.py); the policy is always saved as safetensors with its tokenizer
+and chat template, so later stages load a plain folder.
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from capo.chat import MESSAGES, conversation_json, is_conversational, sft_columns, single_turn
 from capo.errors import CapoError
+from capo.gguf import is_gguf, load_gguf
 from capo.params import BUILTIN_MODEL, PolicyParams
 from capo.reproducible import without_timings
 from capo.tiny import CHAT_TEMPLATE, build_tiny_llama, train_tokenizer
@@ -52,7 +60,22 @@ def _looks_local(name: str) -> bool:
 
 
 def load_pretrained(name: str, trust_remote_code: bool = False) -> tuple[PreTrainedModel, Any]:
-    """Load a causal LM and its tokenizer (hub id or local directory), safetensors weights only."""
+    """Load a causal LM and its tokenizer: hub id or local directory (safetensors weights
+    only), or a local GGUF file (dequantized to a plain float model, capo/gguf.py)."""
+    if is_gguf(name):
+        model, tokenizer = load_gguf(name)
+    else:
+        model, tokenizer = _load_hf(name, trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token is None:
+        raise CapoError(f"tokenizer of {name!r} has no EOS token")
+    if not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = CHAT_TEMPLATE
+    return model, tokenizer
+
+
+def _load_hf(name: str, trust_remote_code: bool) -> tuple[PreTrainedModel, Any]:
     if _looks_local(name):
         path = Path(name).expanduser()
         if not path.is_dir():
@@ -66,12 +89,6 @@ def load_pretrained(name: str, trust_remote_code: bool = False) -> tuple[PreTrai
         model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, **kwargs)
     except (OSError, ValueError) as err:
         raise CapoError(f"cannot load model {name!r} (safetensors only): {err}") from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if tokenizer.eos_token is None:
-        raise CapoError(f"tokenizer of {name!r} has no EOS token")
-    if not getattr(tokenizer, "chat_template", None):
-        tokenizer.chat_template = CHAT_TEMPLATE
     return model, tokenizer
 
 
@@ -104,9 +121,7 @@ def make_sft_trainer(
     """TRL SFTTrainer on prompt -> completion, TRL's prompt-completion format (as DPO's)."""
     from trl import SFTConfig, SFTTrainer
 
-    data = Dataset.from_dict(
-        {"prompt": list(examples["prompt"]), "completion": list(examples["completion"])}
-    )
+    data = Dataset.from_dict(sft_columns(examples))  # text, or messages (capo/chat.py)
     args = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=params.sft_epochs,
@@ -147,11 +162,21 @@ def sft_examples(
             "policy.sft_data is 'demonstrations' but there are none (the built-in benchmark "
             "writes them); set policy.sft_data: chosen to fine-tune on the chosen answers"
         )
+    chat = is_conversational(pairs, "training pairs")
     if params.sft_data != "chosen" and have:
         logger.info("SFT on %d clean demonstrations", len(demonstrations))
-        return demonstrations[["prompt", "completion"]].reset_index(drop=True)
+        examples = demonstrations.reset_index(drop=True)
+        if chat and not is_conversational(examples, "demonstrations"):  # as ingest wraps pairs
+            texts = zip(examples["prompt"], examples["completion"], strict=True)
+            return examples.assign(**{MESSAGES: [single_turn(p, completion=c) for p, c in texts]})
+        return examples[["prompt", "completion", *([MESSAGES] if chat else [])]]
     logger.info("SFT on the chosen answers of %d training pairs", len(pairs))
-    return pairs[["prompt", "chosen"]].rename(columns={"chosen": "completion"})
+    examples = pairs[["prompt", "chosen"]].rename(columns={"chosen": "completion"})
+    if chat:
+        convs = [json.loads(m) for m in pairs[MESSAGES]]
+        chosen = [conversation_json(prompt=c["prompt"], completion=c["chosen"]) for c in convs]
+        examples[MESSAGES] = chosen
+    return examples
 
 
 def _training_texts(pairs: pd.DataFrame, examples: pd.DataFrame) -> list[str]:

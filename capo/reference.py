@@ -2,11 +2,13 @@
 
     table = reference_logps(model, tokenizer, pairs, batch_size=32, max_length=256)
 
-Each pair is tokenised exactly as TRL 1.16's DPOTrainer does for plain-text datasets (EOS
-appended to both completions, the completion starting where the tokenised prompt and
-prompt+completion diverge) and collated by TRL's own ``DataCollatorForPreference`` with the
-same ``max_length`` truncation, so the sums equal DPOTrainer's precomputed reference
-log-probs (tests/test_reference.py checks this against ``precompute_ref_log_probs=True``).
+Each pair is tokenised exactly as TRL 1.16's DPOTrainer does (capo/chat.py): plain text
+with EOS appended to both completions, a conversational pair's messages through the
+tokenizer's chat template; the completion starts where the tokenised prompt and
+prompt+completion diverge. Batches are collated by TRL's own ``DataCollatorForPreference``
+with the same ``max_length`` truncation, so the sums equal DPOTrainer's precomputed reference
+log-probs (tests/test_reference.py checks both formats against
+``precompute_ref_log_probs=True``).
 Pairs are sorted by length, batched and restored to their order, so batches carry little
 padding.
 """
@@ -23,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
+from capo.chat import pair_examples, tokenize_example
 from capo.errors import CapoError
 
 __all__ = ["REFERENCE_COLUMNS", "pair_logps", "read_table", "reference_logps", "tokenize_pairs"]
@@ -39,36 +42,10 @@ REFERENCE_COLUMNS = [
 ]
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def tokenize_pairs(tokenizer: Any, pairs: pd.DataFrame) -> list[dict[str, list[int]]]:
-    """prompt_ids/chosen_ids/rejected_ids per pair, as TRL's DPOTrainer tokenises strings."""
-    eos = tokenizer.eos_token
-    examples = []
-    for prompt, chosen, rejected in zip(
-        pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=True
-    ):
-        chosen = chosen if chosen.endswith(eos) else chosen + eos
-        rejected = rejected if rejected.endswith(eos) else rejected + eos
-        prompt_ids = tokenizer(text=prompt)["input_ids"]
-        chosen_full = tokenizer(text=prompt + chosen)["input_ids"]
-        rejected_full = tokenizer(text=prompt + rejected)["input_ids"]
-        n = min(_common_prefix(prompt_ids, chosen_full), _common_prefix(prompt_ids, rejected_full))
-        examples.append(
-            {
-                "prompt_ids": prompt_ids[:n],
-                "chosen_ids": chosen_full[n:],
-                "rejected_ids": rejected_full[n:],
-            }
-        )
-    return examples
+    """prompt_ids/chosen_ids/rejected_ids per pair, as TRL's DPOTrainer tokenises the pair's
+    strings or, for a conversational pair, its messages through the chat template."""
+    return [tokenize_example(tokenizer, e) for e in pair_examples(pairs)]
 
 
 def _batches(lengths: list[int], batch_size: int, bucket: bool) -> list[list[int]]:

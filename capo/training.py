@@ -30,6 +30,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from capo.chat import trl_columns
 from capo.errors import CapoError
 from capo.loss import capo_weights
 from capo.params import KNOWN_LOSSES, Params
@@ -80,10 +81,12 @@ def attach_reference(pairs: pd.DataFrame, reference: pd.DataFrame, where: str) -
 
 
 def _dataset(pairs: pd.DataFrame) -> Dataset:
-    """Only the columns training may see: never label_flipped, gold or language."""
-    cols = ["prompt", "chosen", "rejected", *REF_COLUMNS]
-    cols += [c for c in SCORE_COLUMNS if c in pairs.columns]
-    return Dataset.from_pandas(pairs[cols].reset_index(drop=True), preserve_index=False)
+    """Only the columns training may see: never label_flipped, gold or language. A
+    conversational pair's prompt/chosen/rejected are its messages (capo/chat.py)."""
+    frame = pd.DataFrame(trl_columns(pairs, "training pairs"))
+    for col in [*REF_COLUMNS, *(c for c in SCORE_COLUMNS if c in pairs.columns)]:
+        frame[col] = pairs[col].to_numpy()
+    return Dataset.from_pandas(frame, preserve_index=False)
 
 
 def _world_size() -> int:
@@ -121,6 +124,7 @@ def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOCo
         data_seed=params.seed,
         max_length=params.policy.max_length,
         precompute_ref_log_probs=True,
+        bf16=train.bf16,
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
     )

@@ -85,6 +85,72 @@ def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_to
     assert (ours["ref_chosen_logps"] != ours["ref_rejected_logps"]).sum() > len(pairs) // 2
 
 
+def conversational_frame(n: int = 10) -> pd.DataFrame:
+    """``pairs_frame`` as conversations: some with a system turn, some with an earlier exchange."""
+    from capo.chat import MESSAGES, conversation_json
+    from capo.data.messages import render_messages
+
+    frame = pairs_frame(n)
+    convs = []
+    for i, row in frame.iterrows():
+        prompt = [{"role": "user", "content": row["prompt"]}]
+        if i % 3 == 1:
+            prompt.insert(0, {"role": "system", "content": "Answer in one word."})
+        if i % 3 == 2:
+            prompt[:0] = [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hi!"},
+            ]
+        chosen = [{"role": "assistant", "content": row["chosen"].strip()}]
+        rejected = [{"role": "assistant", "content": row["rejected"].strip()}]
+        convs.append(conversation_json(prompt=prompt, chosen=chosen, rejected=rejected))
+        frame.loc[i, "prompt"] = render_messages(prompt)
+    frame[MESSAGES] = convs
+    return frame
+
+
+def _trl_precomputed(tmp_path, model, tokenizer, dataset: Dataset, max_length: int) -> Dataset:
+    args = DPOConfig(
+        output_dir=str(tmp_path),
+        precompute_ref_log_probs=True,
+        precompute_ref_batch_size=4,
+        max_length=max_length,
+        bf16=False,
+        activation_checkpointing=False,
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = DPOTrainer(model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return trainer.train_dataset
+
+
+def test_conversations_equal_trl_dpo_precomputed_reference(
+    tmp_path, make_tiny_model, tiny_tokenizer
+):
+    """Messages go through the chat template exactly as DPOTrainer does with message lists."""
+    from capo.chat import trl_columns
+
+    pairs = conversational_frame(10)
+    examples = tokenize_pairs(tiny_tokenizer, pairs)
+    assistant = tiny_tokenizer.convert_tokens_to_ids("<|assistant|>")
+    assert all(assistant in e["prompt_ids"] for e in examples)  # the template was applied
+    max_length = max(len(e["prompt_ids"]) for e in examples) + 2
+    ours = reference_logps(
+        make_tiny_model(), tiny_tokenizer, pairs, batch_size=3, max_length=max_length
+    )
+    dataset = Dataset.from_dict(trl_columns(pairs))
+    trl = _trl_precomputed(tmp_path, make_tiny_model(), tiny_tokenizer, dataset, max_length)
+    assert len(trl) == len(pairs)
+    assert trl["prompt_ids"] == [e["prompt_ids"] for e in examples]
+    for col in ("ref_chosen_logps", "ref_rejected_logps"):
+        expected = torch.tensor(trl[col], dtype=torch.float64)
+        torch.testing.assert_close(torch.tensor(ours[col].to_numpy()), expected, atol=1e-4, rtol=0)
+    text_only = pairs.drop(columns="messages")  # what the old code saw: the rendered text
+    plain = reference_logps(make_tiny_model(), tiny_tokenizer, text_only, max_length=max_length)
+    assert not plain["ref_chosen_logps"].equals(ours["ref_chosen_logps"])
+
+
 def test_bucketing_keeps_the_input_order(make_tiny_model, tiny_tokenizer):
     pairs = pairs_frame(13).sample(frac=1.0, random_state=0).reset_index(drop=True)
     model = make_tiny_model()

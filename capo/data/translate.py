@@ -1,4 +1,4 @@
-"""Machine translation of English pairs with a Hugging Face seq2seq model, cached on disk.
+"""Machine translation of English pairs with a seq2seq or causal instruct model, cached on disk.
 
     from capo.data.translate import Translator
     from capo.params import TranslationParams
@@ -9,8 +9,10 @@
 Model families: MarianMT, one model per language pair (put `{src}` and `{tgt}` in the model
 name, e.g. "Helsinki-NLP/opus-mt-{src}-{tgt}"); NLLB and M2M100, one model for all pairs,
 steered by a forced first token (`deu_Latn` for NLLB, `__de__` for M2M100), whichever the
-tokenizer knows. Texts are deduplicated, looked up in the cache, and the misses translated
-in batches sorted by length, on GPU when present.
+tokenizer knows. Causal instruct models (HF id, folder, or a local GGUF file such as
+SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh) translate through their chat template
+with a fixed instruction (capo/data/translate_causal.py). Texts are deduplicated, looked up
+in the cache, and the misses translated in batches sorted by length, on GPU when present.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from capo.data.translate_cache import TranslationCache, cache_key
+from capo.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
 from capo.errors import CapoError
 from capo.params import TranslationParams
 
@@ -57,12 +60,17 @@ class Translator:
         self.params = params
         self.stats: Counter[str] = Counter()
         self._loaded: tuple[str, Any, Any] | None = None
+        self._causal: dict[str, bool] = {}
         self.device = _device(params.device)
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         """Translations of ``texts`` from ``src`` to ``tgt``, in order."""
         name = self.params.model.format(src=src, tgt=tgt)  # type: ignore[union-attr]
-        cache = TranslationCache(self.params.cache_dir, name)
+        if name not in self._causal:
+            self._causal[name] = is_causal(name)
+        # a causal model's output depends on the instruction too: it is part of the cache name
+        cache_name = f"{name} [chat {INSTRUCTION_ID}]" if self._causal[name] else name
+        cache = TranslationCache(self.params.cache_dir, cache_name)
         try:
             keys = {t: cache_key(name, src, tgt, t) for t in dict.fromkeys(texts)}
             done = cache.get_many(keys.values())
@@ -94,6 +102,8 @@ class Translator:
     def _generate(self, name: str, texts: list[str], src: str, tgt: str) -> list[str]:
         import torch
 
+        if self._causal[name]:
+            return self._generate_causal(name, texts, src, tgt)
         tokenizer, model = self._load(name)
         kwargs: dict[str, Any] = {"max_new_tokens": self.params.max_new_tokens}
         kwargs["num_beams"] = self.params.num_beams
@@ -121,6 +131,20 @@ class Translator:
             self.stats["batches"] += 1
             self.stats["translated"] += len(idx)
         log.info("translated %d texts %s->%s with %s", len(texts), src, tgt, name)
+        return out
+
+    def _generate_causal(self, name: str, texts: list[str], src: str, tgt: str) -> list[str]:
+        if self._loaded is None or self._loaded[0] != name:
+            self._loaded = (name, None, CausalTranslationModel(name, self.device))
+        out = self._loaded[2].translate(
+            texts,
+            src,
+            tgt,
+            batch_size=self.params.batch_size,
+            max_new_tokens=self.params.max_new_tokens,
+            stats=self.stats,
+        )
+        log.info("translated %d texts %s->%s with %s (chat template)", len(texts), src, tgt, name)
         return out
 
 

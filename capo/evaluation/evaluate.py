@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capo.chat import prompts
 from capo.errors import CapoError
 from capo.evaluation.generation import greedy_answers, language_fidelity, score_answers
 from capo.evaluation.metrics import implicit_rewards, summarize
@@ -145,7 +146,7 @@ def generation_frame(
     answers = greedy_answers(
         model,
         tokenizer,
-        rows["prompt"].astype(str).tolist(),
+        prompts(rows),  # text, or a conversation's messages
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         max_length=max_length,

@@ -3,8 +3,9 @@
     answers = greedy_answers(model, tokenizer, prompts, batch_size=32, max_new_tokens=24)
     scores = score_answers(answers, gold, languages, allowed=("en", "de", "zh"))
 
-The prompt is encoded as ``tokenizer(prompt)``, exactly as the policy, reference and train
-stages encode it (capo/policy.py, capo/reference.py), left-padded, and decoded until EOS.
+The prompt is encoded exactly as the policy, reference and train stages encode it
+(capo/chat.py): ``tokenizer(prompt)`` for text, the chat template with its generation prompt
+for messages (capo.chat.prompts gives either per row); left-padded, decoded until EOS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from capo.chat import prompt_ids
 from capo.data.langid import CONFIDENT, faithful
 from capo.evaluation.metrics import answer_matches, first_line
 
@@ -25,10 +27,12 @@ __all__ = ["greedy_answers", "language_fidelity", "score_answers"]
 
 logger = logging.getLogger(__name__)
 
+Prompt = str | list[dict[str, str]]  # text, or messages (TRL's conversational format)
 
-def _encode(tokenizer: Any, prompts: Sequence[str], keep: int | None) -> list[list[int]]:
+
+def _encode(tokenizer: Any, prompts: Sequence[Prompt], keep: int | None) -> list[list[int]]:
     """Token ids per prompt; with ``keep`` only the last ``keep`` ids (left truncation)."""
-    ids = [tokenizer(text=p)["input_ids"] for p in prompts]
+    ids = [prompt_ids(tokenizer, p) for p in prompts]
     return [x[-keep:] for x in ids] if keep else ids
 
 
@@ -46,7 +50,7 @@ def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device) -> dict[
 def greedy_answers(
     model: Any,
     tokenizer: Any,
-    prompts: Sequence[str],
+    prompts: Sequence[Prompt],
     *,
     batch_size: int = 32,
     max_new_tokens: int = 24,

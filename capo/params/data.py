@@ -69,7 +69,9 @@ class SourceParams:
 class TranslationParams:
     """`ingest.translation:` machine translation of English sources (capo/data/translate)."""
 
-    model: str | None = None  # HF id or path; "{tgt}" is filled per language (MarianMT)
+    # seq2seq HF id or path ("{tgt}" filled per language: MarianMT), or a causal instruct
+    # model (HF id, folder or .gguf file) that translates through its chat template
+    model: str | None = None
     targets: tuple[str, ...] = ()  # languages to translate into
     source_language: str = "en"  # rows in this language are translated
     batch_size: PositiveInt = 16  # texts per generate() call
@@ -90,10 +92,15 @@ class IngestParams:
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
     sources: tuple[SourceParams, ...] = ()
     translation: TranslationParams = field(default_factory=TranslationParams)
+    # keep: conversations stay message lists, plain text stays text (a mix is an error);
+    # messages: plain pairs become one user + one assistant turn; text: messages flattened
+    chat_format: str = "keep"
 
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
+        if self.chat_format not in ("keep", "messages", "text"):
+            raise ValueError(f"chat_format: expected keep, messages or text: {self.chat_format!r}")
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names) or "benchmark" in names:
             raise ValueError(f"sources: names must be unique and not 'benchmark': {names}")

@@ -51,7 +51,7 @@ _OVERRIDABLE = ("beta", "gamma", "tau", "kappa", "label_smoothing")
 class PolicyParams:
     """`policy:` the starting policy, also the frozen reference (capo/policy.py)."""
 
-    model: str = BUILTIN_MODEL  # builtin-tiny, or a Hugging Face model id / local directory
+    model: str = BUILTIN_MODEL  # builtin-tiny, a HF model id, a local directory or .gguf file
     trust_remote_code: bool = False  # let a hub/local model run its own modelling code
     max_length: PositiveInt = 256  # token limit of prompt+completion in SFT, reference and training
     vocab_size: PositiveInt = 500  # builtin-tiny: byte-level BPE vocabulary size
@@ -120,6 +120,7 @@ class TrainParams:
     eval_steps: NonNegativeInt = 0  # evaluate on the test pairs every N steps; 0 = only at the end
     save_steps: PositiveInt = 25  # checkpoint every N steps (a killed run resumes from the last)
     save_total_limit: PositiveInt = 2  # checkpoints kept
+    bf16: bool = False  # bf16 mixed precision (GPU; scripts/gpu-check.sh sets it)
     lora: LoraParams = field(default_factory=LoraParams)
 
     def __post_init__(self) -> None:
