@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import dvc.api
@@ -156,7 +157,14 @@ def test_stage_logs_are_labelled_and_progress_is_throttled(tmp_path, prefect_ser
     repo = git_dvc_repo(tmp_path / "noisy", {"dvc.yaml": NOISY_DVC, "noisy.py": NOISY})
     state = capo_pipeline(repo=str(repo), return_state=True)
     assert state.is_completed(), state.message
-    logs = asyncio.run(_logs(state.state_details.flow_run_id))
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # logs reach the API in batches: send what is queued first
+    for _ in range(40):  # and the server may store a batch a moment later
+        logs = asyncio.run(_logs(state.state_details.flow_run_id))
+        if any("noisy.txt" in log.message or "lock file" in log.message for log in logs):
+            break
+        time.sleep(0.5)
     stage_logs = [
         log.message
         for log in logs
