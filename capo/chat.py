@@ -31,6 +31,7 @@ from capo.errors import CapoError
 
 __all__ = [
     "MESSAGES",
+    "MIXED_FORMATS",
     "conversation_json",
     "is_conversational",
     "pair_examples",
@@ -43,10 +44,9 @@ __all__ = [
 ]
 
 MESSAGES = "messages"
-_MIXED = (
+MIXED_FORMATS = (
     "{where}: pairs mix plain text and conversations (messages); TRL trains on one format:"
-    " set ingest.chat_format to messages (plain pairs become one user and one assistant"
-    " turn) or text"
+    " ingest (ingest.chat_format) makes them one; re-run it"
 )
 
 Messages = list[dict[str, str]]
@@ -74,7 +74,7 @@ def is_conversational(frame: pd.DataFrame, where: str = "pairs") -> bool:
     """True when every row is a conversation, False when none is; a mix is a CapoError."""
     found = {c is not None for c in _conversations(frame)}
     if len(found) > 1:
-        raise CapoError(_MIXED.format(where=where))
+        raise CapoError(MIXED_FORMATS.format(where=where))
     return found == {True}
 
 

@@ -1,5 +1,7 @@
 """Row checks: turn one source record into a clean pair, or the reason to quarantine it.
 
+A row whose prompt, chosen or rejected is a message list (TRL's conversational format) keeps
+its messages in the ``messages`` column (capo/chat.py) beside the rendered texts.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
 mark and surrounding whitespace removed. Scores must be finite numbers, given for both
 answers or for neither. A column that the first parsed row lacks is a whole-source error
@@ -19,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from capo.chat import conversation_json
 from capo.data.langid import normalize_language
-from capo.data.messages import is_messages, render_messages, split_implicit_prompt
+from capo.data.messages import is_messages, render_messages, split_implicit_prompt, text_messages
 from capo.data.sources import Record
 from capo.errors import CapoError
 
@@ -122,7 +125,7 @@ class RowChecker:
         self._checked = True
 
     def _pair(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        prompt, chosen, rejected = self._texts(data)
+        (prompt, chosen, rejected), messages = self._texts(data)
         if len(prompt) + len(chosen) + len(rejected) > self.max_row_chars:
             size = len(prompt) + len(chosen) + len(rejected)
             raise _Reject(
@@ -131,13 +134,15 @@ class RowChecker:
         if chosen == rejected:
             raise _Reject("chosen_equals_rejected", "chosen and rejected are identical", "rejected")
         pair: dict[str, Any] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        pair["messages"] = messages
         pair.update(self._scores(data))
         pair["language"] = self._language(data)
         if self.internal:
             pair.update({k: data.get(k) for k in INTERNAL_FIELDS})
         return pair
 
-    def _texts(self, data: Mapping[str, Any]) -> tuple[str, str, str]:
+    def _texts(self, data: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None]:
+        """The three texts, and the messages (JSON) when any of them is a message list."""
         values = {f: data.get(self.col(f), _MISSING) for f in TEXT_FIELDS}
         if self.implicit_prompt:
             if not (is_messages(values["chosen"]) and is_messages(values["rejected"])):
@@ -145,7 +150,8 @@ class RowChecker:
             values["prompt"], values["chosen"], values["rejected"] = split_implicit_prompt(
                 values["chosen"], values["rejected"]
             )
-        return tuple(self._text(values[f], f) for f in TEXT_FIELDS)  # type: ignore[return-value]
+        texts = tuple(self._text(values[f], f) for f in TEXT_FIELDS)
+        return texts, _conversation(values)
 
     def _text(self, value: Any, name: str) -> str:
         if value is _MISSING:
@@ -194,6 +200,20 @@ class RowChecker:
 
 
 _MISSING = object()
+
+
+def _conversation(values: Mapping[str, Any]) -> str | None:
+    """TRL's conversational form of checked values (capo/chat.py): a plain-text prompt becomes
+    a user turn, a plain answer an assistant turn; contents are cleaned like the texts."""
+    if not any(is_messages(v) for v in values.values()):
+        return None
+    parts = {}
+    for name in TEXT_FIELDS:
+        value = values[name]
+        if not is_messages(value):
+            value = [{"role": "user" if name == "prompt" else "assistant", "content": value}]
+        parts[name] = [{**m, "content": clean_text(m["content"])} for m in text_messages(value)]
+    return conversation_json(**parts)
 
 
 def _blank(value: Any) -> bool:

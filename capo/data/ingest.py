@@ -14,6 +14,8 @@ language (given, else identified from their texts, else null). A source that yie
 rows is an error unless it sets `allow_empty`.
 Translated pairs keep the split of their English original and form derived sources named
 "<source>-><language>"; a translation whose detected language is wrong is quarantined.
+Conversational pairs keep their messages (``messages``, capo/chat.py); ``chat_format``
+makes the pairs of a run one format, as TRL trains on one (capo/data/chat_format.py).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from capo.data.benchmark import generate_benchmark
-from capo.data.checks import TEXT_FIELDS, Rejection, RowChecker
+from capo.data.chat_format import apply_chat_format, make_conversational
+from capo.data.checks import Rejection, RowChecker
 from capo.data.langid import detect_languages, matches_language, normalize_language
 from capo.data.schema import pair_id
-from capo.data.sink import PairSink
+from capo.data.sink import OUTPUTS, PairSink
 from capo.data.sources import Record, raw_text, read_source
 from capo.data.split import split_of
-from capo.data.translate import Translator
+from capo.data.translate import Translator, plain_texts, translated_fields, translation_units
 from capo.errors import CapoError
 from capo.params import IngestParams, SourceParams
 
@@ -49,6 +52,7 @@ class _Run:
     languages: tuple[str, ...]
     sink: PairSink
     seen: set[str] = field(default_factory=set)
+    conversational: set[bool] = field(default_factory=set)  # formats of the accepted pairs
 
 
 def run_ingest(params: IngestParams, seed: int, out_dir: str | Path) -> dict[str, Any]:
@@ -66,6 +70,9 @@ def run_ingest(params: IngestParams, seed: int, out_dir: str | Path) -> dict[str
             _consume(run, "benchmark", records, checker)
         for spec in params.sources:
             _ingest_source(run, spec)
+    if len(run.conversational) > 1:  # chat_format auto, some conversations: all become ones
+        paths = [Path(out_dir) / OUTPUTS[split] for split in ("train", "test")]
+        log.info("ingest: %d plain-text pairs made conversations", make_conversational(paths))
     report = sink.report()
     log.info("ingest: read %(read)d, accepted %(accepted)d, quarantined %(quarantined)d", report)
     return report
@@ -133,6 +140,8 @@ def _consume(
                     continue
                 result["source_row"] = rec.row
                 _finish(result, name, run.params.test_fraction)
+                apply_chat_format(result, run.params.chat_format)
+                run.conversational.add(bool(result["messages"]))
                 accepted.append(result)
                 if keep is not None and result["language"] == keep_language:
                     keep.append((rec.row, result))
@@ -215,7 +224,7 @@ def _translate_source(run: _Run, spec: SourceParams, keep: list[tuple[int, dict]
         )
     translator = Translator(tparams)
     for tgt in (t for t in targets if t != src):
-        texts = [pair[f] for _, pair in keep for f in TEXT_FIELDS]
+        texts = [t for _, pair in keep for t in translation_units(pair)]
         out = translator.translate(texts, src, tgt)
         records = _translated_records(keep, out, tgt, run.languages)
         name = f"{spec.name}->{tgt}"
@@ -227,11 +236,12 @@ def _translate_source(run: _Run, spec: SourceParams, keep: list[tuple[int, dict]
 def _translated_records(
     keep: list[tuple[int, dict]], out: list[str], tgt: str, languages: tuple[str, ...]
 ) -> list[Record]:
-    triples = [tuple(out[i : i + 3]) for i in range(0, len(out), 3)]
+    outputs = iter(out)
+    fields = [translated_fields(pair, outputs) for _, pair in keep]
+    triples = [plain_texts(f) for f in fields]
     detected = detect_languages(["\n".join(t) for t in triples], languages)
     records = []
-    for (row, pair), texts, found in zip(keep, triples, detected, strict=True):
-        data = dict(zip(TEXT_FIELDS, texts, strict=True))
+    for (row, pair), data, texts, found in zip(keep, fields, triples, detected, strict=True):
         data |= {k: pair[k] for k in ("score_chosen", "score_rejected", "split")}
         data |= {"translated_from": pair["id"], "language": tgt}
         if all(t.strip() for t in texts) and not matches_language(

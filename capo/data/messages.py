@@ -1,9 +1,12 @@
 """Plain-text rendering of TRL's conversational format (lists of role/content messages).
 
-No tokenizer exists at ingest time, so messages are rendered with one fixed rule and the
-pair stays plain text: a single message renders as its content; several render as one
-`role: content` line each. A conversational pair without a prompt column (TRL's implicit
-prompt) has the messages that chosen and rejected share as its prompt.
+No tokenizer exists at ingest time, so the text columns of a conversational pair are
+rendered with one fixed rule, for ids, validation and language identification: a single
+message renders as its content; several render as one `role: content` line each. The
+messages themselves are kept too (the pair's ``messages`` column, capo/chat.py), and the
+model's chat template renders them at training time, as TRL does. A conversational pair
+without a prompt column (TRL's implicit prompt) has the messages that chosen and rejected
+share as its prompt.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["is_messages", "render_messages", "split_implicit_prompt"]
+__all__ = ["is_messages", "render_messages", "split_implicit_prompt", "text_messages"]
 
 
 def is_messages(value: Any) -> bool:
@@ -39,6 +42,11 @@ def render_messages(messages: Sequence[dict[str, Any]]) -> str:
     if len(messages) == 1:
         return _content(messages[0])
     return "\n".join(f"{m['role']}: {_content(m)}" for m in messages)
+
+
+def text_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Role and content text of each message (text parts joined). Raises TypeError if malformed."""
+    return [{"role": m["role"], "content": _content(m)} for m in messages]
 
 
 def split_implicit_prompt(

@@ -28,6 +28,9 @@ PAIR_SCHEMA = pa.schema(
         pa.field("prompt", pa.string(), nullable=False),
         pa.field("chosen", pa.string(), nullable=False),
         pa.field("rejected", pa.string(), nullable=False),
+        # conversational pairs: JSON of the prompt/chosen/rejected message lists (capo/chat.py),
+        # rendered by the model's chat template; null for plain text
+        pa.field("messages", pa.string()),
         pa.field("score_chosen", pa.float64()),  # annotation scores, both or neither
         pa.field("score_rejected", pa.float64()),
         pa.field("source", pa.string(), nullable=False),  # source name ("a->de" if translated)

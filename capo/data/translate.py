@@ -17,19 +17,29 @@ in the cache, and the misses translated in batches sorted by length, on GPU when
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from capo.chat import MESSAGES
+from capo.data.checks import TEXT_FIELDS
 from capo.data.translate_cache import TranslationCache, cache_key
 from capo.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
 from capo.errors import CapoError
 from capo.params import TranslationParams
 
-__all__ = ["NLLB_CODES", "Translator", "language_token"]
+__all__ = [
+    "NLLB_CODES",
+    "Translator",
+    "language_token",
+    "plain_texts",
+    "translated_fields",
+    "translation_units",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,33 @@ NLLB_CODES = {
     "pl": "pol_Latn", "pt": "por_Latn", "ru": "rus_Cyrl", "tr": "tur_Latn", "uk": "ukr_Cyrl",
     "vi": "vie_Latn", "zh": "zho_Hans",
 }  # fmt: skip
+
+
+def translation_units(pair: Mapping[str, Any]) -> list[str]:
+    """What is translated of a pair: its three texts, or each message's content."""
+    if pair.get(MESSAGES):
+        conv = json.loads(pair[MESSAGES])
+        return [m["content"] for f in TEXT_FIELDS for m in conv[f]]
+    return [pair[f] for f in TEXT_FIELDS]
+
+
+def translated_fields(pair: Mapping[str, Any], outputs: Iterator[str]) -> dict[str, Any]:
+    """prompt/chosen/rejected of a translation from ``outputs`` (in translation_units order):
+    texts, or the pair's messages with their contents translated and their roles kept."""
+    if pair.get(MESSAGES):
+        conv = json.loads(pair[MESSAGES])
+        return {
+            f: [{"role": m["role"], "content": next(outputs)} for m in conv[f]] for f in TEXT_FIELDS
+        }
+    return {f: next(outputs) for f in TEXT_FIELDS}
+
+
+def plain_texts(fields: Mapping[str, Any]) -> list[str]:
+    """The text of each field of ``translated_fields`` (message contents one per line)."""
+    return [
+        v if isinstance(v, str) else "\n".join(m["content"] for m in v)
+        for v in (fields[f] for f in TEXT_FIELDS)
+    ]
 
 
 def language_token(tokenizer: Any, lang: str) -> str:

@@ -92,15 +92,15 @@ class IngestParams:
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
     sources: tuple[SourceParams, ...] = ()
     translation: TranslationParams = field(default_factory=TranslationParams)
-    # keep: conversations stay message lists, plain text stays text (a mix is an error);
-    # messages: plain pairs become one user + one assistant turn; text: messages flattened
-    chat_format: str = "keep"
+    # auto: conversations stay message lists, and when a run has some, plain pairs become one
+    # user + one assistant turn; messages: always so; text: messages flattened to text
+    chat_format: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
-        if self.chat_format not in ("keep", "messages", "text"):
-            raise ValueError(f"chat_format: expected keep, messages or text: {self.chat_format!r}")
+        if self.chat_format not in ("auto", "messages", "text"):
+            raise ValueError(f"chat_format: expected auto, messages or text: {self.chat_format!r}")
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names) or "benchmark" in names:
             raise ValueError(f"sources: names must be unique and not 'benchmark': {names}")
