@@ -10,6 +10,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
+from capo import samples
 from capo.errors import CapoError
 from capo.params import ParamsError, load_params
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", default="params.yaml")
     check.set_defaults(func=_check_params)
+    samples.add_command(sub)
     for ep in sorted(entry_points(group="capo.commands"), key=lambda e: e.name):
         ep.load()(sub)
     return parser
