@@ -14,7 +14,7 @@ __all__ = ["StudyParams", "StudyVariant"]
 class StudyVariant:
     """One loss of the study: a TRL/capo loss type, its fixed settings and its tuning grid."""
 
-    name: str  # label in the report, e.g. "cdpo"
+    name: str  # label in the report, e.g. "robust"
     loss: str  # capo or a TRL loss type (train.losses' names)
     settings: dict[str, float] = field(default_factory=dict)  # beta/gamma/tau/kappa/label_smoothing
     grid: dict[str, tuple[float, ...]] = field(default_factory=dict)  # tuned on validation
@@ -44,7 +44,6 @@ def _default_variants() -> tuple[StudyVariant, ...]:
         ),
         StudyVariant("ipo", "ipo"),
         StudyVariant("robust", "robust", grid={"label_smoothing": (0.1, 0.2, 0.3)}),
-        StudyVariant("cdpo", "sigmoid", grid={"label_smoothing": (0.1, 0.2, 0.3)}),
     )
 
 

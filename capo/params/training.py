@@ -36,7 +36,7 @@ class LossParams:
     gamma: NonNegative = 1.0  # CAPO confidence exponent; 0 = no model-confidence weighting
     tau: Positive = 1.0  # CAPO confidence temperature
     kappa: NonNegative = 1.0  # CAPO data-confidence slope on annotation-score differences
-    label_smoothing: FlipRate = 0.0  # conservative-DPO epsilon (sigmoid/robust/capo)
+    label_smoothing: FlipRate = 0.0  # assumed flip rate: robust, capo (ignored by TRL sigmoid)
 
 
 BUILTIN_MODEL = "builtin-tiny"

@@ -147,30 +147,45 @@ def study_markdown(
     return "\n".join(lines)
 
 
+def _errorbars(ax: Any, levels: list[float], ests: list[Estimate], i: int, label: str) -> None:
+    xs = [x + (i - 2) * 0.004 for x in levels]  # dodge overlapping error bars
+    ys = [e.mean for e in ests]
+    err = [
+        [e.mean - (e.low if e.low is not None else e.mean) for e in ests],
+        [(e.high if e.high is not None else e.mean) - e.mean for e in ests],
+    ]
+    ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label, color=f"C{i}")
+
+
 def study_figure(summary: Mapping[str, Any], path: str | Path, dpi: int = 110) -> Path:
-    """Reward accuracy against noise, one line per loss, with the 95% intervals as error bars."""
+    """Left: reward accuracy against noise, one line per loss; right: each loss minus the
+    baseline, paired by seed. Error bars: the 95% intervals over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    levels = summary["levels"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, (loss, by_noise) in enumerate(summary["means"].items()):
+    levels, base = summary["levels"], summary["baseline"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    losses = list(summary["means"])
+    for i, loss in enumerate(losses):
+        by_noise = summary["means"][loss]
         ests = [Estimate(**by_noise[f"{x:g}"]["reward_accuracy"]) for x in levels]
-        xs = [x + (i - 2) * 0.004 for x in levels]  # dodge overlapping error bars
-        ys = [e.mean for e in ests]
-        err = [
-            [e.mean - (e.low or e.mean) for e in ests],
-            [(e.high or e.mean) - e.mean for e in ests],
-        ]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=loss)
-    ax.set_xlabel("label noise (share of learnable training pairs corrupted)")
-    ax.set_ylabel("test reward accuracy")
-    ax.set_xticks(levels)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Reward accuracy against label noise (mean, 95% CI over seeds)")
+        _errorbars(left, levels, ests, i, loss)
+        if loss in summary["paired"]:
+            paired = summary["paired"][loss]
+            diffs = [Estimate(**paired[f"{x:g}"]["reward_accuracy"]) for x in levels]
+            _errorbars(right, levels, diffs, i, f"{loss} - {base}")
+    right.axhline(0.0, color="black", linewidth=0.8)
+    left.set_ylabel("test reward accuracy")
+    left.set_title("Reward accuracy (mean, 95% CI over seeds)")
+    right.set_ylabel(f"difference to {base} (reward accuracy)")
+    right.set_title(f"Paired by seed: loss - {base} (95% CI)")
+    for ax in (left, right):
+        ax.set_xlabel("label noise (share of learnable training pairs corrupted)")
+        ax.set_xticks(levels)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -220,7 +220,7 @@ def tune(params: Params, data: StudyData, work: Path, bar: Any) -> tuple[dict, l
 def run_study(params: Params, work_dir: str | Path) -> dict[str, Any]:
     """Tune on validation, then run every variant x noise x seed; returns the study JSON."""
     study, work = params.study, Path(work_dir)
-    grid_runs = sum(len(list(_grid(v))) for v in study.variants if v.grid)
+    grid_runs = sum(len(list(_grid(v))) for v in study.variants)  # no grid: one trial
     total = grid_runs + len(study.variants) * len(study.noise) * len(study.seeds)
     data_by_seed: dict[int, StudyData] = {}
     with tqdm(total=total, desc="noise study", unit="run") as bar:
