@@ -199,3 +199,14 @@ def test_marian_per_pair_model_name(tmp_path):
     assert out[0] and set(out[0].split()) <= set(GERMAN)
     with pytest.raises(CapoError, match="opus-en-ru"):
         tr.translate(["which day"], "en", "ru")
+
+
+def test_a_translation_lingua_places_in_the_target_but_mostly_in_latin_names_the_script():
+    """SmolLM2 wrote 'Марьера. Translate the following text to Russian: ...' into Russian:
+    lingua's top language was ru, the script check failed; the reason must say which."""
+    from capo.data.ingest import _wrong_language
+
+    texts = ["Марьера.", "Translate the following text to Russian, and say it in English", "Да"]
+    reason = _wrong_language(texts, "ru", "ru")
+    assert reason == "translation not in ru: under half its letters are in ru's script"
+    assert _wrong_language(["Hallo Welt"], "ru", "de") == "translation detected as de, expected ru"

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from capo.data.benchmark import generate_benchmark
 from capo.data.chat_format import apply_chat_format, make_conversational
 from capo.data.checks import Rejection, RowChecker
-from capo.data.langid import detect_languages, matches_language, normalize_language
+from capo.data.langid import detect_languages, in_script, matches_language, normalize_language
 from capo.data.schema import pair_id
 from capo.data.sink import OUTPUTS, PairSink
 from capo.data.sources import Record, raw_text, read_source
@@ -247,8 +247,17 @@ def _translated_records(
         if all(t.strip() for t in texts) and not matches_language(
             "\n".join(texts), tgt, languages, detected=found
         ):
-            reason = f"translation detected as {found or 'unknown'}, expected {tgt}"
+            reason = _wrong_language(texts, tgt, found)
             records.append(Record(row, None, raw_text(data), "wrong_language", reason))
         else:
             records.append(Record(row, data, raw_text(data)))
     return records
+
+
+def _wrong_language(texts: list[str], tgt: str, found: str | None) -> str:
+    """Why a translation failed the language gate, in one sentence."""
+    if found and found != tgt:
+        return f"translation detected as {found}, expected {tgt}"
+    if not in_script("\n".join(texts).strip(), tgt):
+        return f"translation not in {tgt}: under half its letters are in {tgt}'s script"
+    return f"translation not identified as {tgt} (detected as {found or 'unknown'})"
