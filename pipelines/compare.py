@@ -27,9 +27,9 @@ from capo.compare import (
 from capo.compare_render import render_html, render_markdown
 from capo.errors import CapoError
 from capo.evaluation.noise import noise_weights
+from capo.pairs import read_table
 from capo.params import Params, load_params
 from capo.plots import comparison_figures
-from capo.reference import read_table
 from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.compare")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from capo.pairs import read_table
 from capo.params import load_params
 from capo.policy import prepare_policy
-from capo.reference import read_table
 from pipelines._stage import run_stage
 
 

@@ -19,17 +19,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capo import loss
 from capo.chat import prompts
-from capo.errors import CapoError
 from capo.evaluation.generation import greedy_answers, language_fidelity, score_answers
-from capo.evaluation.metrics import implicit_rewards, summarize
+from capo.evaluation.metrics import summarize
+from capo.pairs import join_reference, reference_arrays
 
 __all__ = [
     "GENERATION_METRICS",
     "REWARD_METRICS",
     "generation_frame",
     "gold_fidelity_frame",
-    "join_reference",
+    "implicit_rewards",
     "metrics_document",
     "plot_rows",
     "policy_rewards",
@@ -41,36 +42,26 @@ logger = logging.getLogger(__name__)
 
 REWARD_METRICS = ("reward_accuracy", "reward_margin")
 GENERATION_METRICS = ("generation_accuracy", "language_fidelity", "empty_rate")
-REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 LogpsFn = Callable[[Any, Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]]
 
 
-def join_reference(pairs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """``pairs`` with the reference log-probs joined on ``id``; every pair needs a row."""
-    ref = reference.drop_duplicates("id").set_index("id")
-    missing = ~pairs["id"].isin(ref.index)
-    if missing.any():
-        ids = pairs["id"][missing].head(3).tolist()
-        raise CapoError(f"no reference log-probs for {int(missing.sum())} pair ids, e.g. {ids}")
-    joined = pairs.reset_index(drop=True).copy()
-    for col in REF_COLUMNS:
-        joined[col] = ref.loc[joined["id"], col].to_numpy(dtype=float)
-    if joined[list(REF_COLUMNS)].isna().any().any():
-        raise CapoError("reference log-probs contain nulls")
-    return joined
+def implicit_rewards(
+    policy_chosen_logps: Any,
+    policy_rejected_logps: Any,
+    ref_chosen_logps: Any,
+    ref_rejected_logps: Any,
+    beta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """capo.loss.implicit_rewards on float64 arrays (any array-likes), each of shape (N,)."""
+    logps = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
+    return loss.implicit_rewards(*(np.asarray(x, dtype=np.float64) for x in logps), beta=beta)
 
 
 def reward_frame(
     pairs: pd.DataFrame, policy_chosen: np.ndarray, policy_rejected: np.ndarray, beta: float
 ) -> pd.DataFrame:
     """Per pair: id, language, chosen/rejected reward, reward_accuracy (0/1), reward_margin."""
-    r_w, r_l = implicit_rewards(
-        policy_chosen,
-        policy_rejected,
-        pairs["ref_chosen_logps"].to_numpy(dtype=float),
-        pairs["ref_rejected_logps"].to_numpy(dtype=float),
-        beta,
-    )
+    r_w, r_l = implicit_rewards(policy_chosen, policy_rejected, *reference_arrays(pairs), beta)
     return pd.DataFrame(
         {
             "id": pairs["id"].astype(str).to_numpy(),

@@ -33,6 +33,7 @@ from capo.evaluation.evaluate import (
     policy_rewards,
 )
 from capo.evaluation.metrics import generation_health, summarize
+from capo.pairs import REFERENCE_KEY, join_reference
 from capo.params import Params, StudyVariant
 from capo.policy import load_pretrained, prepare_policy
 from capo.reference import reference_logps
@@ -42,7 +43,6 @@ __all__ = ["StudyData", "run_study", "variant_params"]
 
 logger = logging.getLogger(__name__)
 
-REF_COLUMNS = ["id", "ref_chosen_logps", "ref_rejected_logps"]
 RUN_METRICS = (
     "reward_accuracy",
     "reward_margin",
@@ -85,7 +85,7 @@ def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -
         batch_size=params.reference.batch_size,
         max_length=params.policy.max_length,
     )
-    return pairs.merge(ref[REF_COLUMNS], on="id", validate="one_to_one")
+    return join_reference(pairs, ref, "reference log-probs")
 
 
 def prepare_seed(params: Params, seed: int, work: Path) -> StudyData:
@@ -156,7 +156,7 @@ def evaluate_run(
         model,
         tok,
         pairs,
-        pairs[REF_COLUMNS],
+        pairs[list(REFERENCE_KEY)],
         beta=run_params.loss.beta,
         batch_size=params.evaluate.batch_size,
         max_length=params.policy.max_length,
