@@ -11,6 +11,7 @@ Metrics files are the evaluate stage's ``metrics/<loss>.json``: ``{"overall": {.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,16 @@ import yaml
 from capo.errors import CapoError
 from capo.params import LossParams, RegisterParams
 
-__all__ = ["CardInfo", "GateCheck", "gate_checks", "gate_table", "model_card", "package_model"]
+__all__ = [
+    "CardInfo",
+    "GateCheck",
+    "apply_gate",
+    "gate_checks",
+    "gate_table",
+    "load_metrics",
+    "model_card",
+    "package_model",
+]
 
 # What a Hugging Face model directory needs: weights, config, tokenizer, chat template.
 PACKAGE_FILES = (
@@ -111,6 +121,28 @@ def gate_table(checks: list[GateCheck]) -> str:
         for c in checks
     ]
     return "\n".join(["| check | value | threshold | result |", "|---|---|---|---|", *rows])
+
+
+def load_metrics(metrics_dir: Path, losses: list[str]) -> dict[str, dict[str, Any]]:
+    """The evaluate stage's metrics/<loss>.json of each loss."""
+    metrics = {}
+    for loss in losses:
+        path = metrics_dir / f"{loss}.json"
+        if not path.exists():
+            raise CapoError(f"{path}: missing; is {loss!r} in train.losses and evaluated?")
+        metrics[loss] = json.loads(path.read_text(encoding="utf-8"))
+    return metrics
+
+
+def apply_gate(gate: RegisterParams, metrics_dir: Path) -> tuple[dict[str, dict], str]:
+    """(metrics of the gate's losses, the checks table); a CapoError with the table if any fails."""
+    metrics = load_metrics(metrics_dir, [gate.loss, gate.baseline])
+    checks = gate_checks(metrics, gate)
+    table = gate_table(checks)
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        raise CapoError(f"promotion gate failed ({', '.join(failed)}); nothing registered\n{table}")
+    return metrics, table
 
 
 @dataclass(frozen=True)
