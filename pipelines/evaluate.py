@@ -19,13 +19,13 @@ from typing import Any
 from capo.device import resolve_device
 from capo.errors import CapoError
 from capo.evaluation.evaluate import (
-    generation_frame,
+    generation_of,
     gold_fidelity_frame,
     metrics_document,
     plot_rows,
-    policy_rewards,
+    rewards_of,
+    with_health,
 )
-from capo.evaluation.metrics import generation_health
 from capo.pairs import PAIR_COLUMNS, REFERENCE_KEY, read_table, reward_beta
 from capo.params import Params, load_params
 from capo.policy import load_pretrained
@@ -39,19 +39,6 @@ def _load(path: str, params: Params) -> tuple[Any, Any]:
     return model.to(resolve_device(params.evaluate.device)), tokenizer
 
 
-def _generate(model: Any, tokenizer: Any, pairs: Any, params: Params, desc: str) -> Any:
-    return generation_frame(
-        model,
-        tokenizer,
-        pairs,
-        languages=params.ingest.languages,
-        batch_size=params.evaluate.batch_size,
-        max_new_tokens=params.evaluate.max_new_tokens,
-        max_length=params.policy.max_length,
-        desc=desc,
-    )
-
-
 def evaluate(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     """The metrics document of ``args.loss`` (see capo.evaluation.evaluate)."""
     beta = reward_beta(args.loss, params)
@@ -60,29 +47,17 @@ def evaluate(args: argparse.Namespace, params: Params) -> dict[str, Any]:
         raise CapoError(f"{args.pairs}: no test pairs to evaluate")
     reference = read_table(args.reference, REFERENCE_KEY)
     model, tokenizer = _load(args.model or f"models/{args.loss}", params)
-    rewards = policy_rewards(
-        model,
-        tokenizer,
-        pairs,
-        reference,
-        beta=beta,
-        batch_size=params.evaluate.batch_size,
-        max_length=params.policy.max_length,
-    )
-    answers = _generate(model, tokenizer, pairs, params, f"generation ({args.loss})")
+    rewards = rewards_of(model, tokenizer, pairs, reference, beta, params)
+    answers = generation_of(model, tokenizer, pairs, params, f"generation ({args.loss})")
     del model
     ref_answers = None
     if params.evaluate.reference_generation:
         policy, policy_tokenizer = _load(args.policy, params)
-        ref_answers = _generate(policy, policy_tokenizer, pairs, params, "generation (reference)")
+        ref_answers = generation_of(
+            policy, policy_tokenizer, pairs, params, "generation (reference)"
+        )
     gold = gold_fidelity_frame(pairs, params.ingest.languages)
-    doc = metrics_document(rewards, answers, ref_answers, gold)
-    doc["health"] = generation_health(
-        doc,
-        max_empty_rate=params.evaluate.max_empty_rate,
-        max_drop=params.evaluate.max_generation_drop,
-    )
-    return doc
+    return with_health(metrics_document(rewards, answers, ref_answers, gold), params)
 
 
 def _write_json(path: Path, data: Any) -> None:
