@@ -11,7 +11,6 @@ Metrics files are the evaluate stage's ``metrics/<loss>.json``: ``{"overall": {.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from capo.compare import load_metrics
 from capo.errors import CapoError
 from capo.params import LossParams, RegisterParams
 
@@ -28,7 +28,6 @@ __all__ = [
     "apply_gate",
     "gate_checks",
     "gate_table",
-    "load_metrics",
     "model_card",
     "package_model",
 ]
@@ -121,17 +120,6 @@ def gate_table(checks: list[GateCheck]) -> str:
         for c in checks
     ]
     return "\n".join(["| check | value | threshold | result |", "|---|---|---|---|", *rows])
-
-
-def load_metrics(metrics_dir: Path, losses: list[str]) -> dict[str, dict[str, Any]]:
-    """The evaluate stage's metrics/<loss>.json of each loss."""
-    metrics = {}
-    for loss in losses:
-        path = metrics_dir / f"{loss}.json"
-        if not path.exists():
-            raise CapoError(f"{path}: missing; is {loss!r} in train.losses and evaluated?")
-        metrics[loss] = json.loads(path.read_text(encoding="utf-8"))
-    return metrics
 
 
 def apply_gate(gate: RegisterParams, metrics_dir: Path) -> tuple[dict[str, dict], str]:
