@@ -8,7 +8,7 @@
 Rows are preference pairs (DESIGN.md §3; ingest writes them in capo/data/schema.py's
 PAIR_SCHEMA). The reference stage adds, per pair ``id``, the summed completion log-probs
 of the policy it starts from; the implicit reward r = beta * (log pi - log pi_ref) is
-capo/loss.py's ``implicit_rewards``. Imports only pandas and capo's params, so stages that
+capo/loss.py's ``implicit_rewards``. Imports only pandas, numpy and capo's params: stages that
 only read tables (compare) do not load torch.
 """
 
