@@ -1,7 +1,9 @@
 """The `capo` command: `capo --help` lists the subcommands.
 
 Commands that need the pipeline layer (Prefect, DVC) plug in through the entry-point group
-``capo.commands`` (see pyproject.toml), so this package never imports them.
+``capo.commands`` (see pyproject.toml), so this package never imports them. Only the
+command being run is loaded (all of them for `capo --help`), so `capo check-params` does
+not pay for Prefect.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ def _check_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+BUILTIN = ("check-params", "generate")
+
+
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `capo` parser with the plug-in command ``command`` (all of them when None or
+    unknown, so help and the unknown-command error list every command)."""
     parser = argparse.ArgumentParser(
         prog="capo",
         description="Confidence-Aware Preference Optimization for multilingual alignment. "
@@ -42,13 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", default="params.yaml")
     check.set_defaults(func=_check_params)
     samples.add_command(sub)
-    for ep in sorted(entry_points(group="capo.commands"), key=lambda e: e.name):
+    plugins = sorted(entry_points(group="capo.commands"), key=lambda e: e.name)
+    chosen = [ep for ep in plugins if ep.name == command]
+    for ep in [] if command in BUILTIN else chosen or plugins:
         ep.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (CapoError, ParamsError) as err:

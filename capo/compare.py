@@ -21,12 +21,14 @@ from typing import Any
 
 from capo.errors import CapoError
 from capo.evaluation.metrics import relative_change
+from capo.params import Params
 
 __all__ = [
     "METRICS",
     "Table",
     "compare_losses",
     "compare_pair",
+    "compared_losses",
     "headline",
     "load_metrics",
     "read_curves",
@@ -48,6 +50,15 @@ class Table:
     note: str = ""
 
 
+def compared_losses(params: Params) -> list[str]:
+    """train.losses, once compare.candidate and compare.baseline are known to be among them."""
+    losses, cfg = list(params.train.losses), params.compare
+    for name in (cfg.candidate, cfg.baseline):
+        if name not in losses:
+            raise CapoError(f"compare: loss {name!r} is not in params train.losses {losses}")
+    return losses
+
+
 def load_metrics(metrics_dir: Path, losses: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``{loss: metrics/<loss>.json}``; a missing or malformed file is a CapoError."""
     out = {}
@@ -56,7 +67,8 @@ def load_metrics(metrics_dir: Path, losses: Sequence[str]) -> dict[str, dict[str
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
-            raise CapoError(f"{path}: cannot read evaluate metrics: {err}") from err
+            hint = f" (is {loss!r} evaluated?)" if isinstance(err, FileNotFoundError) else ""
+            raise CapoError(f"{path}: cannot read evaluate metrics{hint}: {err}") from err
         if not isinstance(doc, dict) or not {"overall", "per_language"} <= set(doc):
             raise CapoError(f"{path}: expected 'overall' and 'per_language' keys")
         out[loss] = doc

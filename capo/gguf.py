@@ -15,11 +15,12 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from capo.errors import CapoError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["is_gguf", "load_gguf"]
 
@@ -31,9 +32,13 @@ def is_gguf(name: str | Path) -> bool:
     return str(name).lower().endswith(".gguf")
 
 
-def load_gguf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
-    """(model, tokenizer) from one GGUF file; the model carries no quantization config."""
+def load_gguf(path: str | Path, dtype: torch.dtype | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from one GGUF file, float32 unless ``dtype``; the model carries no
+    quantization config. torch and transformers load here, not when the module is imported."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.float32 if dtype is None else dtype
 
     path = Path(path).expanduser()
     if not path.is_file():

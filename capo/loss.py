@@ -23,13 +23,53 @@ Imports only torch, so it can be used without TRL.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["capo_loss", "capo_margin_loss", "capo_weights", "data_confidence"]
+__all__ = [
+    "capo_loss",
+    "capo_margin_loss",
+    "capo_weights",
+    "data_confidence",
+    "implicit_margin",
+    "implicit_rewards",
+]
 
 Tensor = torch.Tensor
+Logps = TypeVar("Logps")  # a torch.Tensor or a numpy array: the formula is plain arithmetic
+
+
+def implicit_rewards(
+    policy_chosen_logps: Logps,
+    policy_rejected_logps: Logps,
+    ref_chosen_logps: Logps,
+    ref_rejected_logps: Logps,
+    beta: float,
+) -> tuple[Logps, Logps]:
+    """(r_w, r_l): r = beta * (log pi(y|x) - log pi_ref(y|x)), each of shape (B,).
+
+    Plain arithmetic, so torch tensors and numpy arrays alike (evaluation uses float64
+    arrays); log-probs are summed over completion tokens, as TRL 1.16 computes them.
+    """
+    return (
+        beta * (policy_chosen_logps - ref_chosen_logps),
+        beta * (policy_rejected_logps - ref_rejected_logps),
+    )
+
+
+def implicit_margin(
+    policy_chosen_logps: Logps,
+    policy_rejected_logps: Logps,
+    ref_chosen_logps: Logps,
+    ref_rejected_logps: Logps,
+    beta: float,
+) -> Logps:
+    """m = r_w - r_l, in TRL 1.16's order of operations: beta times the difference of the
+    chosen and rejected log-ratios (TRL's ``beta * delta_score``), shape (B,)."""
+    chosen_logratios = policy_chosen_logps - ref_chosen_logps
+    return beta * (chosen_logratios - (policy_rejected_logps - ref_rejected_logps))
 
 
 def _check_positive(**values: float) -> None:
@@ -143,8 +183,9 @@ def capo_loss(
         ref_rejected_logps=ref_rejected_logps,
     )
     _check_positive(beta=beta)
-    chosen_rewards = beta * (policy_chosen_logps - ref_chosen_logps)
-    rejected_rewards = beta * (policy_rejected_logps - ref_rejected_logps)
+    chosen_rewards, rejected_rewards = implicit_rewards(
+        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
+    )
     losses, _, _ = capo_margin_loss(
         chosen_rewards - rejected_rewards,
         gamma=gamma,

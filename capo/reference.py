@@ -16,7 +16,6 @@ padding.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,19 +26,11 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from capo.chat import pair_examples, tokenize_example
 from capo.errors import CapoError
+from capo.pairs import REF_COLUMNS, TEXT_COLUMNS
 
-__all__ = ["REFERENCE_COLUMNS", "pair_logps", "read_table", "reference_logps", "tokenize_pairs"]
+__all__ = ["pair_logps", "reference_logps", "tokenize_pairs"]
 
 logger = logging.getLogger(__name__)
-
-REFERENCE_COLUMNS = [
-    "id",
-    "ref_chosen_logps",
-    "ref_rejected_logps",
-    "prompt_tokens",
-    "chosen_tokens",
-    "rejected_tokens",
-]
 
 
 def tokenize_pairs(tokenizer: Any, pairs: pd.DataFrame) -> list[dict[str, list[int]]]:
@@ -108,8 +99,8 @@ def reference_logps(
     bucket: bool = True,
     desc: str = "reference log-probs",
 ) -> pd.DataFrame:
-    """One row per pair, keyed by ``id``: ref_chosen_logps, ref_rejected_logps, token counts."""
-    missing = {"id", "prompt", "chosen", "rejected"} - set(pairs.columns)
+    """One row per pair, keyed by ``id``: capo.pairs.REFERENCE_COLUMNS (log-probs, token counts)."""
+    missing = set(TEXT_COLUMNS) - set(pairs.columns)
     if missing:
         raise CapoError(f"pairs lack columns {sorted(missing)}")
     if pairs["id"].duplicated().any():
@@ -132,25 +123,10 @@ def reference_logps(
     return pd.DataFrame(
         {
             "id": pairs["id"].astype(str).to_numpy(),
-            "ref_chosen_logps": chosen,
-            "ref_rejected_logps": rejected,
+            REF_COLUMNS[0]: chosen,
+            REF_COLUMNS[1]: rejected,
             "prompt_tokens": [min(len(e["prompt_ids"]), cap) for e in examples],
             "chosen_tokens": [kept(e, "chosen_ids") for e in examples],
             "rejected_tokens": [kept(e, "rejected_ids") for e in examples],
         }
     )
-
-
-def read_table(path: str | Path, columns: set[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet table, failing with a CapoError that names the file and missing columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise CapoError(f"{path}: no such file")
-    try:
-        table = pd.read_parquet(path)
-    except (OSError, ValueError) as err:
-        raise CapoError(f"{path}: cannot read Parquet: {err}") from err
-    missing = sorted((columns or set()) - set(table.columns))
-    if missing:
-        raise CapoError(f"{path}: missing columns {missing}")
-    return table

@@ -18,10 +18,19 @@ from typing import Any
 
 import yaml
 
+from capo.compare import load_metrics
 from capo.errors import CapoError
 from capo.params import LossParams, RegisterParams
 
-__all__ = ["CardInfo", "GateCheck", "gate_checks", "gate_table", "model_card", "package_model"]
+__all__ = [
+    "CardInfo",
+    "GateCheck",
+    "apply_gate",
+    "gate_checks",
+    "gate_table",
+    "model_card",
+    "package_model",
+]
 
 # What a Hugging Face model directory needs: weights, config, tokenizer, chat template.
 PACKAGE_FILES = (
@@ -111,6 +120,17 @@ def gate_table(checks: list[GateCheck]) -> str:
         for c in checks
     ]
     return "\n".join(["| check | value | threshold | result |", "|---|---|---|---|", *rows])
+
+
+def apply_gate(gate: RegisterParams, metrics_dir: Path) -> tuple[dict[str, dict], str]:
+    """(metrics of the gate's losses, the checks table); a CapoError with the table if any fails."""
+    metrics = load_metrics(metrics_dir, [gate.loss, gate.baseline])
+    checks = gate_checks(metrics, gate)
+    table = gate_table(checks)
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        raise CapoError(f"promotion gate failed ({', '.join(failed)}); nothing registered\n{table}")
+    return metrics, table
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from capo.errors import CapoError
+
+if TYPE_CHECKING:  # `capo check-params` imports this module: no pandas at start-up
+    import pandas as pd
 
 __all__ = ["add_command", "markdown", "pick", "side_by_side"]
 
@@ -70,6 +71,8 @@ def markdown(frame: pd.DataFrame, max_chars: int = 80) -> str:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     models = {}
     for spec in args.models:
         name, _, path = spec.rpartition("=")

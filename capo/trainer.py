@@ -29,13 +29,12 @@ import trl.trainer.dpo_trainer as trl_dpo
 from trl import DPOConfig, DPOTrainer
 
 from capo.loss import capo_margin_loss
+from capo.pairs import REF_COLUMNS, SCORE_COLUMNS
 
-__all__ = ["SCORE_COLUMNS", "CAPOConfig", "CAPOTrainer"]
+__all__ = ["CAPOConfig", "CAPOTrainer"]
 
 logger = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ("score_chosen", "score_rejected")
-REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 _BATCH_SCORE_KEYS = (*SCORE_COLUMNS, "score_mask")
 # Loss types whose TRL branch calls F.logsigmoid: they cannot run beside "capo" in one step.
 _LOGSIGMOID_TYPES = {"sigmoid", "exo_pair", "nca_pair", "robust", "bco_pair", "aot"}

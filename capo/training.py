@@ -32,52 +32,26 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from capo.chat import trl_columns
 from capo.errors import CapoError
-from capo.loss import capo_weights
-from capo.params import KNOWN_LOSSES, Params
+from capo.loss import capo_weights, implicit_margin
+from capo.pairs import (
+    REF_COLUMNS,
+    SCORE_COLUMNS,
+    LossSettings,
+    loss_settings,
+    reference_arrays,
+    score_arrays,
+)
+from capo.params import Params
 from capo.policy import load_pretrained
 from capo.reference import pair_logps, tokenize_pairs
 from capo.reproducible import scrub_trainer_state, without_timings
-from capo.trainer import SCORE_COLUMNS, CAPOConfig, CAPOTrainer
+from capo.trainer import CAPOConfig, CAPOTrainer
 
-__all__ = [
-    "attach_reference",
-    "loss_hyperparameters",
-    "make_config",
-    "pair_weights",
-    "train_loss",
-]
+__all__ = ["make_config", "pair_weights", "train_loss"]
 
 logger = logging.getLogger(__name__)
 
-REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 FINGERPRINT_FILE = "capo_fingerprint.json"
-
-
-def loss_hyperparameters(loss: str, params: Params) -> dict[str, float]:
-    """beta/gamma/tau/kappa/label_smoothing of ``loss``: params.loss plus train.loss_overrides."""
-    if loss not in KNOWN_LOSSES:
-        raise CapoError(f"unknown loss {loss!r} (known: {', '.join(KNOWN_LOSSES)})")
-    if loss not in params.train.losses:
-        raise CapoError(f"loss {loss!r} is not in params train.losses {list(params.train.losses)}")
-    values = {k: v for k, v in dataclasses.asdict(params.loss).items() if k != "type"}
-    values.update(params.train.loss_overrides.get(loss, {}))
-    return values
-
-
-def attach_reference(pairs: pd.DataFrame, reference: pd.DataFrame, where: str) -> pd.DataFrame:
-    """``pairs`` with the reference columns joined on ``id``; every pair must have a row."""
-    ref = reference.drop_duplicates("id").set_index("id")
-    missing = ~pairs["id"].isin(ref.index)
-    if missing.any():
-        ids = pairs["id"][missing].head(3).tolist()
-        raise CapoError(f"{where}: no reference log-probs for {missing.sum()} pair ids, e.g. {ids}")
-    joined = pairs.copy()
-    for col in REF_COLUMNS:
-        joined[col] = ref.loc[pairs["id"], col].to_numpy()
-        if joined[col].isna().any():
-            bad = joined["id"][joined[col].isna()].iloc[0]
-            raise CapoError(f"{where}: {col} is missing for pair id {bad!r}")
-    return joined
 
 
 def _dataset(pairs: pd.DataFrame) -> Dataset:
@@ -95,7 +69,7 @@ def _world_size() -> int:
 
 def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOConfig:
     """CAPOConfig of one matrix entry; the global batch is split over processes."""
-    train, hyper = params.train, loss_hyperparameters(loss, params)
+    train, settings = params.train, loss_settings(loss, params)
     per_step = _world_size() * train.gradient_accumulation_steps
     if train.batch_size % per_step:
         raise CapoError(f"train.batch_size {train.batch_size} not divisible by {per_step}")
@@ -103,7 +77,11 @@ def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOCo
     return CAPOConfig(
         output_dir=str(checkpoint_dir),
         **(nll if train.nll_weight > 0 else {"loss_type": [loss]}),
-        **hyper,
+        beta=settings.beta,
+        gamma=settings.gamma,
+        tau=settings.tau,
+        kappa=settings.kappa,
+        label_smoothing=settings.label_smoothing,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
         per_device_train_batch_size=train.batch_size // per_step,
@@ -176,7 +154,7 @@ def _lora_config(params: Params) -> Any:
 
 
 def pair_weights(
-    model: Any, tokenizer: Any, pairs: pd.DataFrame, hyper: dict[str, float], params: Params
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, settings: LossSettings, params: Params
 ) -> pd.DataFrame:
     """CAPO's w, c and margin per training pair under ``model`` (columns from the reference)."""
     logps = pair_logps(
@@ -188,15 +166,21 @@ def pair_weights(
         desc="pair weights",
     )
     chosen, rejected = (torch.tensor(x) for x in logps)
-    ref_c, ref_r = (torch.tensor(pairs[c].to_numpy(dtype=float)) for c in REF_COLUMNS)
-    margin = hyper["beta"] * ((chosen - ref_c) - (rejected - ref_r))
-    scores: dict[str, torch.Tensor] = {}
-    if all(c in pairs.columns for c in SCORE_COLUMNS):
-        sw, sr = (torch.tensor(pairs[c].to_numpy(dtype=float)) for c in SCORE_COLUMNS)
+    ref_c, ref_r = (torch.tensor(x) for x in reference_arrays(pairs))
+    margin = implicit_margin(chosen, rejected, ref_c, ref_r, settings.beta)
+    sw = sr = mask = None
+    scores = score_arrays(pairs)
+    if scores is not None:
+        sw, sr = (torch.tensor(x) for x in scores)
         mask = ~(sw.isnan() | sr.isnan())
-        scores = {"score_chosen": sw, "score_rejected": sr, "score_mask": mask}
     w, c = capo_weights(
-        margin, gamma=hyper["gamma"], tau=hyper["tau"], kappa=hyper["kappa"], **scores
+        margin,
+        gamma=settings.gamma,
+        tau=settings.tau,
+        kappa=settings.kappa,
+        score_chosen=sw,
+        score_rejected=sr,
+        score_mask=mask,
     )
     return pd.DataFrame(
         {
@@ -265,7 +249,7 @@ def _save(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    weights = pair_weights(model, tokenizer, pairs, loss_hyperparameters(loss, params), params)
+    weights = pair_weights(model, tokenizer, pairs, loss_settings(loss, params), params)
     weights.to_parquet(out / "pair_weights.parquet", index=False)
     history = without_timings(trainer.state.log_history)  # same inputs, same bytes
     (out / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")

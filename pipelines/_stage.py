@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from capo.errors import CapoError
 from capo.params import ParamsError
 
-__all__ = ["run_stage", "tool", "tool_env"]
+__all__ = ["output", "run_stage", "tool", "tool_env"]
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
@@ -44,3 +45,11 @@ def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+def output(args: list[str], cwd: Path | str = ".") -> str:
+    """stdout of a command (git, dvc, gto); a CapoError with its message if it fails."""
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CapoError(f"`{' '.join(args)}` failed: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout

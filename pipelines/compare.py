@@ -18,6 +18,7 @@ from typing import Any
 
 from capo.compare import (
     compare_losses,
+    compared_losses,
     degenerate_lines,
     headline,
     load_metrics,
@@ -25,31 +26,12 @@ from capo.compare import (
     report_tables,
 )
 from capo.compare_render import render_html, render_markdown
-from capo.errors import CapoError
-from capo.evaluation.noise import noise_weights
+from capo.evaluation.noise import noise_analysis
 from capo.params import Params, load_params
 from capo.plots import comparison_figures
-from capo.reference import read_table
 from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.compare")
-
-
-def noise_analysis(train_path: Path, weights_path: Path) -> dict[str, Any] | None:
-    """noise_weights of the training split, or None when it has no label_flipped column."""
-    train = read_table(train_path, {"id", "language"})
-    if "label_flipped" not in train.columns or not train["label_flipped"].notna().any():
-        logger.warning("%s has no label_flipped: no noise analysis", train_path)
-        return None
-    return noise_weights(train, read_table(weights_path, {"id", "w"}))
-
-
-def _check_losses(params: Params) -> list[str]:
-    losses, cfg = list(params.train.losses), params.compare
-    for name in (cfg.candidate, cfg.baseline):
-        if name not in losses:
-            raise CapoError(f"compare: loss {name!r} is not in params train.losses {losses}")
-    return losses
 
 
 def _write(path: Path, text: str) -> None:
@@ -59,7 +41,7 @@ def _write(path: Path, text: str) -> None:
 
 def compare(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     """Build and write the report, charts and comparison JSON; returns the JSON."""
-    losses, cfg = _check_losses(params), params.compare
+    losses, cfg = compared_losses(params), params.compare
     metrics = load_metrics(Path(args.metrics), losses)
     weights = Path(args.weights or Path(args.models) / cfg.candidate / "pair_weights.parquet")
     noise = noise_analysis(Path(args.train), weights)
@@ -85,9 +67,9 @@ def compare(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     return comparison
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments and write the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.compare", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="metrics", help="folder of <loss>.json")
     parser.add_argument("--live", default="dvclive/train", help="folder of dvclive <loss> dirs")
@@ -102,7 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-html", default="reports/comparison.html")
     parser.add_argument("--out-json", default="reports/comparison.json")
     parser.add_argument("--figures", default="reports/figures")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and write the comparison."""
+    args = parse_args(argv)
     compare(args, load_params(args.params))
 
 

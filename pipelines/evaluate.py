@@ -16,59 +16,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from capo.device import resolve_device
 from capo.errors import CapoError
 from capo.evaluation.evaluate import (
-    generation_frame,
+    generation_of,
     gold_fidelity_frame,
     metrics_document,
     plot_rows,
-    policy_rewards,
+    rewards_of,
+    with_health,
 )
-from capo.evaluation.metrics import generation_health
+from capo.pairs import PAIR_COLUMNS, REFERENCE_KEY, read_table, reward_beta
 from capo.params import Params, load_params
 from capo.policy import load_pretrained
-from capo.reference import read_table
 from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.evaluate")
 
-PAIR_COLUMNS = {"id", "language", "prompt", "chosen", "rejected"}
-REF_COLUMNS = {"id", "ref_chosen_logps", "ref_rejected_logps"}
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def reward_beta(loss: str, params: Params) -> float:
-    """evaluate.beta, else the loss's training beta (loss.beta with train.loss_overrides)."""
-    if loss not in params.train.losses:
-        raise CapoError(f"loss {loss!r} is not in params train.losses {list(params.train.losses)}")
-    if params.evaluate.beta is not None:
-        return params.evaluate.beta
-    return float(params.train.loss_overrides.get(loss, {}).get("beta", params.loss.beta))
-
 
 def _load(path: str, params: Params) -> tuple[Any, Any]:
     model, tokenizer = load_pretrained(path, params.policy.trust_remote_code)
-    return model.to(_device(params.evaluate.device)), tokenizer
-
-
-def _generate(model: Any, tokenizer: Any, pairs: Any, params: Params, desc: str) -> Any:
-    return generation_frame(
-        model,
-        tokenizer,
-        pairs,
-        languages=params.ingest.languages,
-        batch_size=params.evaluate.batch_size,
-        max_new_tokens=params.evaluate.max_new_tokens,
-        max_length=params.policy.max_length,
-        desc=desc,
-    )
+    return model.to(resolve_device(params.evaluate.device)), tokenizer
 
 
 def evaluate(args: argparse.Namespace, params: Params) -> dict[str, Any]:
@@ -77,31 +45,19 @@ def evaluate(args: argparse.Namespace, params: Params) -> dict[str, Any]:
     pairs = read_table(args.pairs, PAIR_COLUMNS)
     if pairs.empty:
         raise CapoError(f"{args.pairs}: no test pairs to evaluate")
-    reference = read_table(args.reference, REF_COLUMNS)
+    reference = read_table(args.reference, REFERENCE_KEY)
     model, tokenizer = _load(args.model or f"models/{args.loss}", params)
-    rewards = policy_rewards(
-        model,
-        tokenizer,
-        pairs,
-        reference,
-        beta=beta,
-        batch_size=params.evaluate.batch_size,
-        max_length=params.policy.max_length,
-    )
-    answers = _generate(model, tokenizer, pairs, params, f"generation ({args.loss})")
+    rewards = rewards_of(model, tokenizer, pairs, reference, beta, params)
+    answers = generation_of(model, tokenizer, pairs, params, f"generation ({args.loss})")
     del model
     ref_answers = None
     if params.evaluate.reference_generation:
         policy, policy_tokenizer = _load(args.policy, params)
-        ref_answers = _generate(policy, policy_tokenizer, pairs, params, "generation (reference)")
+        ref_answers = generation_of(
+            policy, policy_tokenizer, pairs, params, "generation (reference)"
+        )
     gold = gold_fidelity_frame(pairs, params.ingest.languages)
-    doc = metrics_document(rewards, answers, ref_answers, gold)
-    doc["health"] = generation_health(
-        doc,
-        max_empty_rate=params.evaluate.max_empty_rate,
-        max_drop=params.evaluate.max_generation_drop,
-    )
-    return doc
+    return with_health(metrics_document(rewards, answers, ref_answers, gold), params)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -109,9 +65,9 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, evaluate one loss, write its metrics and plot rows."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description=__doc__)
     parser.add_argument("--loss", required=True, help="one of params train.losses")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--model", default=None, help="trained model dir; default models/<loss>")
@@ -120,24 +76,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", default="data/reference/test.parquet")
     parser.add_argument("--out", default=None, help="metrics JSON; default metrics/<loss>.json")
     parser.add_argument("--plots", default=None, help="default plots/evaluate/<loss>.json")
-    args = parser.parse_args(argv)
-    params = load_params(args.params)
-    doc = evaluate(args, params)
-    out = Path(args.out or f"metrics/{args.loss}.json")
-    _write_json(out, doc)
-    _write_json(Path(args.plots or f"plots/evaluate/{args.loss}.json"), plot_rows(doc))
+    return parser.parse_args(argv)
+
+
+def _log_summary(loss: str, doc: dict[str, Any], out: Path) -> None:
     overall = doc["overall"]
     if doc["health"]["degenerate"]:
-        logger.warning("%s is degenerate: %s", args.loss, "; ".join(doc["health"]["reasons"]))
+        logger.warning("%s is degenerate: %s", loss, "; ".join(doc["health"]["reasons"]))
     logger.info(
         "%s: reward accuracy %.4f, margin %.4f, generation accuracy %s over %d pairs -> %s",
-        args.loss,
+        loss,
         overall["reward_accuracy"],
         overall["reward_margin"],
         overall.get("generation_accuracy"),
         overall["pairs"],
         out,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, evaluate one loss, write its metrics and plot rows."""
+    args = parse_args(argv)
+    doc = evaluate(args, load_params(args.params))
+    out = Path(args.out or f"metrics/{args.loss}.json")
+    _write_json(out, doc)
+    _write_json(Path(args.plots or f"plots/evaluate/{args.loss}.json"), plot_rows(doc))
+    _log_summary(args.loss, doc, out)
 
 
 if __name__ == "__main__":

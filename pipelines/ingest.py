@@ -13,7 +13,7 @@ from capo.data.benchmark import write_demonstrations
 from capo.params import load_params
 from pipelines._stage import run_stage
 
-log = logging.getLogger("capo.ingest")
+logger = logging.getLogger("capo.pipelines.ingest")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     report = run_ingest(params.ingest, seed=params.seed, out_dir=args.out)
     demos = args.demonstrations or f"{args.out}/sft.parquet"
-    log.info(
+    logger.info(
         "wrote %d SFT demonstrations to %s",
         write_demonstrations(params.ingest.benchmark, params.seed, demos),
         demos,
     )
-    log.info(
+    logger.info(
         "wrote %s: %d train, %d test, %d quarantined",
         args.out,
         report["splits"]["train"],

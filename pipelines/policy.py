@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
+from capo.pairs import read_table
 from capo.params import load_params
 from capo.policy import prepare_policy
-from capo.reference import read_table
 from pipelines._stage import run_stage
 
+logger = logging.getLogger("capo.pipelines.policy")
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, read params and the validated training pairs, write the policy."""
-    parser = argparse.ArgumentParser(description=__doc__)
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.policy", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--train", default="data/validated/train.parquet")
     parser.add_argument(
         "--demonstrations", default=None, help="clean SFT demonstrations (prompt, completion)"
     )
     parser.add_argument("--out", default="models/policy")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, read params and the validated training pairs, write the policy."""
+    args = parse_args(argv)
     params = load_params(args.params)
     pairs = read_table(args.train, {"prompt", "chosen", "rejected"})
     demos = (
         read_table(args.demonstrations, {"prompt", "completion"}) if args.demonstrations else None
     )
     prepare_policy(params.policy, pairs, args.out, seed=params.seed, demonstrations=demos)
+    logger.info("policy written to %s", args.out)
 
 
 if __name__ == "__main__":

@@ -4,53 +4,46 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-import torch
-
+from capo.device import resolve_device
+from capo.pairs import TEXT_COLUMNS, read_split, write_split
 from capo.params import load_params
 from capo.policy import load_pretrained
-from capo.reference import read_table, reference_logps
+from capo.reference import reference_logps
 from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.reference")
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, read params, write one reference table per split."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.reference", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--policy", default="models/policy")
     parser.add_argument("--pairs", default="data/validated", help="holds <split>.parquet")
     parser.add_argument("--splits", nargs="+", default=["train", "test"])
     parser.add_argument("--out", default="data/reference")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, read params, write one reference table per split."""
+    args = parse_args(argv)
     params = load_params(args.params)
     model, tokenizer = load_pretrained(args.policy, params.policy.trust_remote_code)
-    model.to(_device(params.reference.device))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    model.to(resolve_device(params.reference.device))
     for split in args.splits:
-        pairs = read_table(
-            Path(args.pairs) / f"{split}.parquet", {"id", "prompt", "chosen", "rejected"}
-        )
         table = reference_logps(
             model,
             tokenizer,
-            pairs,
+            read_split(args.pairs, split, TEXT_COLUMNS),
             batch_size=params.reference.batch_size,
             max_length=params.policy.max_length,
             bucket=params.reference.bucket,
             desc=f"reference log-probs ({split})",
         )
-        table.to_parquet(out / f"{split}.parquet", index=False)
-        logger.info("%s: %d pairs -> %s", split, len(table), out / f"{split}.parquet")
+        path = write_split(table, args.out, split)
+        logger.info("%s: %d pairs -> %s", split, len(table), path)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,21 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from transformers import TrainerCallback
 
+from capo.pairs import (
+    REFERENCE_KEY,
+    TEXT_COLUMNS,
+    join_reference,
+    loss_settings,
+    read_split,
+    split_path,
+)
 from capo.params import load_params
-from capo.reference import read_table
-from capo.training import attach_reference, loss_hyperparameters, train_loss
+from capo.training import train_loss
 from pipelines._stage import run_stage
 
-PAIR_COLUMNS = {"id", "prompt", "chosen", "rejected"}
-REF_COLUMNS = {"id", "ref_chosen_logps", "ref_rejected_logps"}
 _SKIP = {"epoch", "total_flos", "step"}
 # Summary numbers, not curves: kept in metrics.json, no plot file.
 _NO_PLOT = ("runtime", "samples_per_second", "steps_per_second", "train_loss")
@@ -71,9 +77,9 @@ class DvcLiveCallback(TrainerCallback):
         self.live.make_summary()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, join pairs with their reference log-probs, train one loss."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(prog="python -m pipelines.train", description=__doc__)
     parser.add_argument("--loss", required=True, help="one of params train.losses")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--policy", default="models/policy")
@@ -82,14 +88,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="default: models/<loss>")
     parser.add_argument("--checkpoints", default=None, help="default: checkpoints/<loss>")
     parser.add_argument("--live", default=None, help="default: dvclive/train/<loss>")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def read_pairs(pairs_dir: str, reference_dir: str, split: str) -> pd.DataFrame:
+    """One split's pairs joined with their reference log-probs."""
+    pairs = read_split(pairs_dir, split, TEXT_COLUMNS)
+    reference = read_split(reference_dir, split, REFERENCE_KEY)
+    return join_reference(pairs, reference, str(split_path(reference_dir, split)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, join pairs with their reference log-probs, train one loss."""
+    args = parse_args(argv)
     params = load_params(args.params)
-    loss_hyperparameters(args.loss, params)  # unknown loss: fail before reading anything
-    splits = {}
-    for split in ("train", "test"):
-        pairs = read_table(Path(args.pairs) / f"{split}.parquet", PAIR_COLUMNS)
-        ref_path = Path(args.reference) / f"{split}.parquet"
-        splits[split] = attach_reference(pairs, read_table(ref_path, REF_COLUMNS), str(ref_path))
+    loss_settings(args.loss, params)  # unknown loss: fail before reading anything
+    splits = {s: read_pairs(args.pairs, args.reference, s) for s in ("train", "test")}
     live = Path(args.live or f"dvclive/train/{args.loss}")
     train_loss(
         args.loss,

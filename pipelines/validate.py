@@ -15,14 +15,16 @@ from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import load_params
-from capo.validation import load_pairs, validate_pairs, write_outputs
 from pipelines._stage import run_stage
 
-log = logging.getLogger("capo.validate")
+logger = logging.getLogger("capo.pipelines.validate")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.validate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--pairs", type=Path, default=Path("data/pairs"), help="input pairs dir")
     parser.add_argument("--out", type=Path, default=Path("data/validated"), help="output dir")
@@ -31,14 +33,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Validate the pairs, write accepted, quarantined and reports; exit 2 if the gate fails."""
     args = parse_args(argv)
+    from capo.validation import load_pairs, validate_pairs, write_outputs  # GX: 3 s to import
+
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # per-store chatter
     params = load_params(args.params).validate
     run = validate_pairs(load_pairs(args.pairs), params, args.reports / "data_docs")
     write_outputs(run, args.out, args.reports)
     if not run.gate.passed:
         raise CapoError(f"{args.pairs}: {run.gate.summary()}")  # first line: input, verdict
-    log.info(run.gate.summary())
+    logger.info(run.gate.summary())
 
 
 if __name__ == "__main__":

@@ -141,3 +141,10 @@ def test_every_imported_module_is_a_dep_of_its_stage(stage):
     entry, deps = stage_entry_points()[stage]
     missing = sorted(p.as_posix() for p in stage_modules(entry) if not covered(p, deps))
     assert not missing, f"dvc.yaml stage {stage!r} imports these but does not list them: {missing}"
+
+
+def test_the_noise_study_lists_every_module_it_imports():
+    stage = yaml.safe_load((ROOT / "studies/noise/dvc.yaml").read_text(encoding="utf-8"))
+    deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
+    missing = sorted(p.as_posix() for p in stage_modules("pipelines.study") if not covered(p, deps))
+    assert not missing, f"studies/noise/dvc.yaml imports these but does not list them: {missing}"

@@ -23,13 +23,13 @@ from capo.evaluation import (
     summarize,
 )
 from capo.evaluation.evaluate import (
-    join_reference,
     metrics_document,
     plot_rows,
     policy_rewards,
     reward_frame,
 )
 from capo.evaluation.metrics import generation_health
+from capo.pairs import join_reference
 
 from .conftest import toy_pairs
 
@@ -370,8 +370,8 @@ def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny
 
 
 def test_reward_beta_follows_params(tmp_path):
+    from capo.pairs import reward_beta
     from capo.params import ParamsError, load_params
-    from pipelines.evaluate import reward_beta
 
     path = tmp_path / "params.yaml"
     path.write_text(

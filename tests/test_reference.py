@@ -11,7 +11,8 @@ from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
 from capo.errors import CapoError
-from capo.reference import read_table, reference_logps, tokenize_pairs
+from capo.pairs import read_table
+from capo.reference import reference_logps, tokenize_pairs
 
 # (language, prompt, chosen, rejected): several scripts, combining marks, very uneven lengths.
 ITEMS = [

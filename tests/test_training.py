@@ -17,10 +17,11 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from capo.errors import CapoError
+from capo.pairs import LossSettings, join_reference
 from capo.params import ParamsError, load_params
 from capo.reference import reference_logps
 from capo.tiny import build_tiny_llama, train_tokenizer
-from capo.training import attach_reference, make_config, pair_weights, train_loss
+from capo.training import make_config, pair_weights, train_loss
 from pipelines.train import DvcLiveCallback, main
 from tests.test_reference import pairs_frame
 
@@ -105,10 +106,8 @@ def test_pair_weights_of_the_reference_policy_are_the_data_confidence(workspace)
     params = load_params(write_params(workspace))
     model, tok = load_pretrained(str(workspace / "models/policy"))
     pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
-    pairs = attach_reference(
-        pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r"
-    )
-    hyper = {"beta": 0.1, "gamma": 2.0, "tau": 1.0, "kappa": 0.5}
+    pairs = join_reference(pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r")
+    hyper = LossSettings(beta=0.1, gamma=2.0, tau=1.0, kappa=0.5, label_smoothing=0.0)
     table = pair_weights(model, tok, pairs, hyper, params)
     assert table["margin"].abs().max() < 1e-5 and table["c"].sub(0.5).abs().max() < 1e-5
     diff = (pairs["score_chosen"] - pairs["score_rejected"]).to_numpy()
@@ -131,7 +130,7 @@ def _run(workspace: Path, tag: str, callbacks: list) -> None:
     for split in ("train", "test"):
         pairs = pd.read_parquet(workspace / f"data/validated/{split}.parquet")
         ref = pd.read_parquet(workspace / f"data/reference/{split}.parquet")
-        splits[split] = attach_reference(pairs, ref, split)
+        splits[split] = join_reference(pairs, ref, split)
     train_loss(
         "capo",
         params,
@@ -174,9 +173,7 @@ def test_stale_checkpoints_of_other_params_are_not_resumed(workspace, caplog):
     (ckpt / "capo_fingerprint.json").write_text('{"fingerprint": "other"}')
     params = load_params(write_params(workspace, max_steps=1))
     pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
-    pairs = attach_reference(
-        pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r"
-    )
+    pairs = join_reference(pairs, pd.read_parquet(workspace / "data/reference/train.parquet"), "r")
     train_loss(
         "sigmoid",
         params,
@@ -218,7 +215,7 @@ def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
     pairs = pd.read_parquet(workspace / "data/validated/train.parquet")
     ref = pd.read_parquet(workspace / "data/reference/train.parquet").drop(index=[3])
     with pytest.raises(CapoError, match=f"ref.parquet: no reference log-probs .*{pairs['id'][3]}"):
-        attach_reference(pairs, ref, "ref.parquet")
+        join_reference(pairs, ref, "ref.parquet")
     bad = workspace / "bad.yaml"
     bad.write_text("train: {losses: [capo, dpo]}\n")
     with pytest.raises(ParamsError, match=r"losses\[1\]: unknown loss 'dpo'"):

@@ -24,7 +24,7 @@ from typing import Any
 from capo.chat import conversation_json
 from capo.data.langid import normalize_language
 from capo.data.messages import is_messages, render_messages, split_implicit_prompt, text_messages
-from capo.data.sources import Record
+from capo.data.record import Record
 from capo.errors import CapoError
 
 __all__ = ["TEXT_FIELDS", "Rejection", "RowChecker"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from capo.data.sources import Record, raw_text
+from capo.data.record import Record, raw_text
 from capo.errors import CapoError
 from capo.params import SourceParams
 

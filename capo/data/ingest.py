@@ -33,9 +33,10 @@ from capo.data.benchmark import generate_benchmark
 from capo.data.chat_format import apply_chat_format, make_conversational
 from capo.data.checks import Rejection, RowChecker
 from capo.data.langid import detect_languages, in_script, matches_language, normalize_language
+from capo.data.record import Record, raw_text
 from capo.data.schema import pair_id
 from capo.data.sink import OUTPUTS, PairSink
-from capo.data.sources import Record, raw_text, read_source
+from capo.data.sources import read_source
 from capo.data.split import split_of
 from capo.data.translate import Translator, plain_texts, translated_fields, translation_units
 from capo.errors import CapoError

@@ -23,40 +23,22 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from capo.data.record import Record, raw_text
 from capo.errors import CapoError
 from capo.params import SourceParams
 
-__all__ = ["FORMATS", "Record", "read_source", "source_format"]
+__all__ = ["FORMATS", "read_source", "source_format"]
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 FORMATS |= {".parquet": "parquet", ".pq": "parquet"}
 _BOM = b"\xef\xbb\xbf"
-_RAW_CHARS = 500
 _DELIMITERS = ",;\t|"
-
-
-@dataclass(frozen=True)
-class Record:
-    """One source row: its 1-based number, the parsed mapping, or why it could not be parsed."""
-
-    row: int
-    data: dict[str, Any] | None
-    raw: str = ""
-    code: str | None = None
-    reason: str | None = None
-
-
-def raw_text(value: Any) -> str:
-    """A short, valid-UTF-8 rendering of a row for the quarantine file."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text[:_RAW_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def source_format(spec: SourceParams) -> str:

@@ -29,6 +29,7 @@ from capo.chat import MESSAGES
 from capo.data.checks import TEXT_FIELDS
 from capo.data.translate_cache import TranslationCache, cache_key
 from capo.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
+from capo.device import resolve_device
 from capo.errors import CapoError
 from capo.params import TranslationParams
 
@@ -98,7 +99,7 @@ class Translator:
         self.stats: Counter[str] = Counter()
         self._loaded: tuple[str, Any, Any] | None = None
         self._causal: dict[str, bool] = {}
-        self.device = _device(params.device)
+        self.device = resolve_device(params.device)
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         """Translations of ``texts`` from ``src`` to ``tgt``, in order."""
@@ -183,11 +184,3 @@ class Translator:
         )
         log.info("translated %d texts %s->%s with %s (chat template)", len(texts), src, tgt, name)
         return out
-
-
-def _device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return setting

@@ -7,13 +7,15 @@
     answers = generation_frame(model, tokenizer, test_pairs, languages=("en", "de", "zh"))
     doc = metrics_document(rewards, answers)   # {"overall": {...}, "per_language": {...}}
 
-The package itself imports only numpy and pandas (the compare stage needs no torch).
+The package itself imports only numpy and pandas (the compare stage needs no torch);
+``implicit_rewards`` (capo/loss.py's formula on arrays) is imported on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from capo.evaluation.metrics import (
     answer_matches,
     first_line,
-    implicit_rewards,
     normalize_answer,
     relative_change,
     reward_accuracy,
@@ -21,6 +23,9 @@ from capo.evaluation.metrics import (
     summarize,
 )
 from capo.evaluation.noise import noise_weights
+
+if TYPE_CHECKING:
+    from capo.evaluation.evaluate import implicit_rewards
 
 __all__ = [
     "answer_matches",
@@ -33,3 +38,11 @@ __all__ = [
     "reward_margin",
     "summarize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "implicit_rewards":  # torch: only when asked for
+        from capo.evaluation import evaluate
+
+        return evaluate.implicit_rewards
+    raise AttributeError(f"module 'capo.evaluation' has no attribute {name!r}")

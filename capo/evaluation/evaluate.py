@@ -5,6 +5,11 @@
     answers = generation_frame(model, tokenizer, pairs, languages=("en", "de"))
     doc = metrics_document(rewards, answers, reference_answers, gold_fidelity)
 
+    # the same with params.yaml's settings (evaluate:, ingest.languages, policy.max_length)
+    rewards = rewards_of(model, tokenizer, pairs, reference, beta, params)
+    answers = generation_of(model, tokenizer, pairs, params)
+    doc = with_health(metrics_document(rewards, answers), params)   # + the "health" block
+
 Policy log-probs come from capo.reference.pair_logps over capo.reference.tokenize_pairs, the
 function and tokenisation that produced the reference log-probs, so r = 0 exactly when the
 policy is the reference.
@@ -19,58 +24,53 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capo import loss
 from capo.chat import prompts
-from capo.errors import CapoError
 from capo.evaluation.generation import greedy_answers, language_fidelity, score_answers
-from capo.evaluation.metrics import implicit_rewards, summarize
+from capo.evaluation.metrics import generation_health, summarize
+from capo.pairs import join_reference, reference_arrays
+from capo.params import Params
 
 __all__ = [
     "GENERATION_METRICS",
     "REWARD_METRICS",
     "generation_frame",
+    "generation_of",
     "gold_fidelity_frame",
-    "join_reference",
+    "implicit_rewards",
     "metrics_document",
     "plot_rows",
     "policy_rewards",
     "reward_frame",
+    "rewards_of",
     "verifiable",
+    "with_health",
 ]
 
 logger = logging.getLogger(__name__)
 
 REWARD_METRICS = ("reward_accuracy", "reward_margin")
 GENERATION_METRICS = ("generation_accuracy", "language_fidelity", "empty_rate")
-REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 LogpsFn = Callable[[Any, Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]]
 
 
-def join_reference(pairs: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """``pairs`` with the reference log-probs joined on ``id``; every pair needs a row."""
-    ref = reference.drop_duplicates("id").set_index("id")
-    missing = ~pairs["id"].isin(ref.index)
-    if missing.any():
-        ids = pairs["id"][missing].head(3).tolist()
-        raise CapoError(f"no reference log-probs for {int(missing.sum())} pair ids, e.g. {ids}")
-    joined = pairs.reset_index(drop=True).copy()
-    for col in REF_COLUMNS:
-        joined[col] = ref.loc[joined["id"], col].to_numpy(dtype=float)
-    if joined[list(REF_COLUMNS)].isna().any().any():
-        raise CapoError("reference log-probs contain nulls")
-    return joined
+def implicit_rewards(
+    policy_chosen_logps: Any,
+    policy_rejected_logps: Any,
+    ref_chosen_logps: Any,
+    ref_rejected_logps: Any,
+    beta: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """capo.loss.implicit_rewards on float64 arrays (any array-likes), each of shape (N,)."""
+    logps = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
+    return loss.implicit_rewards(*(np.asarray(x, dtype=np.float64) for x in logps), beta=beta)
 
 
 def reward_frame(
     pairs: pd.DataFrame, policy_chosen: np.ndarray, policy_rejected: np.ndarray, beta: float
 ) -> pd.DataFrame:
     """Per pair: id, language, chosen/rejected reward, reward_accuracy (0/1), reward_margin."""
-    r_w, r_l = implicit_rewards(
-        policy_chosen,
-        policy_rejected,
-        pairs["ref_chosen_logps"].to_numpy(dtype=float),
-        pairs["ref_rejected_logps"].to_numpy(dtype=float),
-        beta,
-    )
+    r_w, r_l = implicit_rewards(policy_chosen, policy_rejected, *reference_arrays(pairs), beta)
     return pd.DataFrame(
         {
             "id": pairs["id"].astype(str).to_numpy(),
@@ -157,6 +157,48 @@ def generation_frame(
     scores.insert(0, "language", rows["language"].astype(str).to_numpy())
     scores.insert(0, "id", rows["id"].astype(str).to_numpy())
     return scores
+
+
+def rewards_of(
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, reference: pd.DataFrame, beta: float,
+    params: Params,
+) -> pd.DataFrame:  # fmt: skip
+    """policy_rewards with params.yaml's evaluate.batch_size and policy.max_length."""
+    return policy_rewards(
+        model,
+        tokenizer,
+        pairs,
+        reference,
+        beta=beta,
+        batch_size=params.evaluate.batch_size,
+        max_length=params.policy.max_length,
+    )
+
+
+def generation_of(
+    model: Any, tokenizer: Any, pairs: pd.DataFrame, params: Params, desc: str = "generation"
+) -> pd.DataFrame:
+    """generation_frame with params.yaml's languages, evaluate: and policy.max_length."""
+    return generation_frame(
+        model,
+        tokenizer,
+        pairs,
+        languages=params.ingest.languages,
+        batch_size=params.evaluate.batch_size,
+        max_new_tokens=params.evaluate.max_new_tokens,
+        max_length=params.policy.max_length,
+        desc=desc,
+    )
+
+
+def with_health(doc: dict[str, Any], params: Params) -> dict[str, Any]:
+    """``doc`` with its ``health`` block under params.yaml's evaluate: limits."""
+    doc["health"] = generation_health(
+        doc,
+        max_empty_rate=params.evaluate.max_empty_rate,
+        max_drop=params.evaluate.max_generation_drop,
+    )
+    return doc
 
 
 def gold_fidelity_frame(pairs: pd.DataFrame, languages: Sequence[str]) -> pd.DataFrame:

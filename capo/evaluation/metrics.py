@@ -1,6 +1,5 @@
 """Per-pair and per-language evaluation metrics: pure functions over arrays and DataFrames.
 
-r_w, r_l = implicit_rewards(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta=0.1)
 reward_accuracy(r_w, r_l)        # TRL's rewards/accuracies: mean(r_w > r_l)
 reward_margin(r_w, r_l)          # TRL's rewards/margins:    mean(r_w - r_l)
 answer_matches("Twenty-four.", "twenty four")   # True
@@ -22,7 +21,6 @@ __all__ = [
     "answer_matches",
     "first_line",
     "generation_health",
-    "implicit_rewards",
     "normalize_answer",
     "relative_change",
     "reward_accuracy",
@@ -31,25 +29,6 @@ __all__ = [
 ]
 
 _SPACE = re.compile(r"\s+")
-
-
-def implicit_rewards(
-    policy_chosen_logps: np.ndarray,
-    policy_rejected_logps: np.ndarray,
-    ref_chosen_logps: np.ndarray,
-    ref_rejected_logps: np.ndarray,
-    beta: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """DPO implicit rewards r = beta * (log pi - log pi_ref), each of shape (N,).
-
-    Log-probs are summed over completion tokens (DESIGN.md §1), as TRL 1.16 computes
-    ``chosen_rewards``/``rejected_rewards``.
-    """
-    pc, pr, rc, rr = (
-        np.asarray(x, dtype=np.float64)
-        for x in (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
-    )
-    return beta * (pc - rc), beta * (pr - rr)
 
 
 def reward_accuracy(chosen_rewards: np.ndarray, rejected_rewards: np.ndarray) -> float:

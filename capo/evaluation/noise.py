@@ -9,14 +9,19 @@ CAPO's confidence weighting pulled less on the pairs whose labels were swapped.
 
 from __future__ import annotations
 
+import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from capo.errors import CapoError
+from capo.pairs import read_table
 
-__all__ = ["noise_weights"]
+__all__ = ["noise_analysis", "noise_weights"]
+
+logger = logging.getLogger(__name__)
 
 
 def _mean(values: pd.Series) -> float | None:
@@ -67,3 +72,12 @@ def noise_weights(pairs: pd.DataFrame, weights: pd.DataFrame) -> dict[str, Any]:
         raise CapoError("noise analysis: CAPO weights contain NaN")
     per_language = {str(k): _group(g) for k, g in frame.groupby("language", sort=True)}
     return {"overall": _group(frame), "per_language": per_language}
+
+
+def noise_analysis(train_path: Path, weights_path: Path) -> dict[str, Any] | None:
+    """noise_weights of the training split, or None when it has no label_flipped column."""
+    train = read_table(train_path, {"id", "language"})
+    if "label_flipped" not in train.columns or not train["label_flipped"].notna().any():
+        logger.warning("%s has no label_flipped: no noise analysis", train_path)
+        return None
+    return noise_weights(train, read_table(weights_path, {"id", "w"}))

@@ -28,11 +28,13 @@ from tqdm.auto import tqdm
 from capo.data.benchmark import demonstrations, generate_benchmark
 from capo.evaluation.evaluate import (
     GENERATION_METRICS,
-    generation_frame,
+    generation_of,
     metrics_document,
-    policy_rewards,
+    rewards_of,
+    with_health,
 )
-from capo.evaluation.metrics import generation_health, summarize
+from capo.evaluation.metrics import summarize
+from capo.pairs import REFERENCE_KEY, join_reference
 from capo.params import Params, StudyVariant
 from capo.policy import load_pretrained, prepare_policy
 from capo.reference import reference_logps
@@ -42,7 +44,6 @@ __all__ = ["StudyData", "run_study", "variant_params"]
 
 logger = logging.getLogger(__name__)
 
-REF_COLUMNS = ["id", "ref_chosen_logps", "ref_rejected_logps"]
 RUN_METRICS = (
     "reward_accuracy",
     "reward_margin",
@@ -85,7 +86,7 @@ def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -
         batch_size=params.reference.batch_size,
         max_length=params.policy.max_length,
     )
-    return pairs.merge(ref[REF_COLUMNS], on="id", validate="one_to_one")
+    return join_reference(pairs, ref, "reference log-probs")
 
 
 def prepare_seed(params: Params, seed: int, work: Path) -> StudyData:
@@ -111,22 +112,9 @@ def prepare_seed(params: Params, seed: int, work: Path) -> StudyData:
         split: _with_reference(model, tok, clean[clean["split"] == split], params)
         for split in ("validation", "test")
     }
-    answers = _generation(model, tok, held["test"], params)
+    answers = generation_of(model, tok, held["test"], params)
     policy_metrics = summarize(answers, GENERATION_METRICS)
     return StudyData(seed, policy_dir, train, held["validation"], held["test"], policy_metrics)
-
-
-def _generation(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -> pd.DataFrame:
-    return generation_frame(
-        model,
-        tok,
-        pairs,
-        languages=params.ingest.languages,
-        batch_size=params.evaluate.batch_size,
-        max_new_tokens=params.evaluate.max_new_tokens,
-        max_length=params.policy.max_length,
-        desc="generation",
-    )
 
 
 def evaluate_run(
@@ -152,22 +140,11 @@ def evaluate_run(
     )
     model, tok = load_pretrained(str(out / "model"))
     pairs = data.test if split == "test" else data.validation
-    rewards = policy_rewards(
-        model,
-        tok,
-        pairs,
-        pairs[REF_COLUMNS],
-        beta=run_params.loss.beta,
-        batch_size=params.evaluate.batch_size,
-        max_length=params.policy.max_length,
-    )
-    doc = metrics_document(rewards, _generation(model, tok, pairs, params))
+    reference = pairs[list(REFERENCE_KEY)]
+    rewards = rewards_of(model, tok, pairs, reference, run_params.loss.beta, params)
+    doc = metrics_document(rewards, generation_of(model, tok, pairs, params))
     doc["reference"] = {"overall": data.policy_metrics["overall"]}
-    doc["health"] = generation_health(
-        doc,
-        max_empty_rate=params.evaluate.max_empty_rate,
-        max_drop=params.evaluate.max_generation_drop,
-    )
+    doc = with_health(doc, params)
     weights = pd.read_parquet(out / "model" / "pair_weights.parquet")
     doc["noise_weights"] = _noise_weights(data.train[noise], weights)
     return doc

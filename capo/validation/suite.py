@@ -15,6 +15,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
+from capo.pairs import PAIR_COLUMNS, SCORE_COLUMNS
 from capo.params import ValidateParams
 from capo.validation.expectations import (
     ExpectColumnPairTextToBeInRowLanguage,
@@ -26,8 +27,7 @@ from capo.validation.expectations import (
 __all__ = ["REQUIRED_COLUMNS", "SCORE_COLUMNS", "SPLITS", "SUITE_NAME", "build_suite"]
 
 SUITE_NAME = "capo_pairs"
-REQUIRED_COLUMNS = ("id", "language", "prompt", "chosen", "rejected", "source", "split")
-SCORE_COLUMNS = ("score_chosen", "score_rejected")
+REQUIRED_COLUMNS = (*PAIR_COLUMNS, "source", "split")
 SPLITS = ("train", "test")
 _NUMERIC_DTYPES = ["float64", "float32", "Float64", "int64", "int32", "Int64"]
 

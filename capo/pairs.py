@@ -1,0 +1,189 @@
+"""The pair table between stages: its columns, split files, the reference join, loss settings.
+
+    pairs = read_split("data/validated", "train", TEXT_COLUMNS)
+    ref_path = split_path("data/reference", "train")
+    joined = join_reference(pairs, read_table(ref_path, REFERENCE_KEY), where=str(ref_path))
+    settings = loss_settings("capo", params)     # LossSettings(beta=0.1, gamma=1.0, ...)
+
+Rows are preference pairs (DESIGN.md §3; ingest writes them in capo/data/schema.py's
+PAIR_SCHEMA). The reference stage adds, per pair ``id``, the summed completion log-probs
+of the policy it starts from; the implicit reward r = beta * (log pi - log pi_ref) is
+capo/loss.py's ``implicit_rewards``. Imports only pandas, numpy and capo's params: stages that
+only read tables (compare) do not load torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from capo.errors import CapoError
+from capo.params import KNOWN_LOSSES, Params
+
+__all__ = [
+    "COLUMNS",
+    "PAIR_COLUMNS",
+    "REFERENCE_COLUMNS",
+    "REFERENCE_KEY",
+    "REF_COLUMNS",
+    "SCORE_COLUMNS",
+    "TEXT_COLUMNS",
+    "LossSettings",
+    "join_reference",
+    "loss_settings",
+    "read_split",
+    "read_table",
+    "reference_arrays",
+    "reward_beta",
+    "score_arrays",
+    "split_path",
+    "write_split",
+]
+
+# name -> (type, meaning) of every column a stage after validation reads or writes.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("str", "stable hash of language, prompt, chosen and rejected (capo/data/schema.py)"),
+    "language": ("str", "BCP-47 primary subtag of the pair"),
+    "prompt": ("str", "the prompt x, rendered text (a conversation's messages: `messages`)"),
+    "chosen": ("str", "the preferred completion y_w"),
+    "rejected": ("str", "the dispreferred completion y_l"),
+    "score_chosen": ("float | null", "annotation score s_w; both scores or neither"),
+    "score_rejected": ("float | null", "annotation score s_l; both scores or neither"),
+    "ref_chosen_logps": ("float", "log pi_ref(y_w|x), summed over completion tokens"),
+    "ref_rejected_logps": ("float", "log pi_ref(y_l|x), summed over completion tokens"),
+    "prompt_tokens": ("int", "prompt tokens kept under policy.max_length"),
+    "chosen_tokens": ("int", "chosen completion tokens kept under policy.max_length"),
+    "rejected_tokens": ("int", "rejected completion tokens kept under policy.max_length"),
+}
+TEXT_COLUMNS = ("id", "prompt", "chosen", "rejected")  # what a model needs of a pair
+PAIR_COLUMNS = ("id", "language", "prompt", "chosen", "rejected")  # plus the language
+SCORE_COLUMNS = ("score_chosen", "score_rejected")  # data confidence q (capo/loss.py)
+REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")  # TRL's names for them too
+REFERENCE_KEY = ("id", *REF_COLUMNS)  # what a reader of the reference table needs
+REFERENCE_COLUMNS = (*REFERENCE_KEY, "prompt_tokens", "chosen_tokens", "rejected_tokens")
+
+
+def read_table(path: str | Path, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a Parquet table, failing with a CapoError that names the file and missing columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise CapoError(f"{path}: no such file")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise CapoError(f"{path}: cannot read Parquet: {err}") from err
+    missing = sorted(set(columns) - set(table.columns))
+    if missing:
+        raise CapoError(f"{path}: missing columns {missing}")
+    return table
+
+
+def split_path(folder: str | Path, split: str) -> Path:
+    """Where a stage's folder keeps one split: <folder>/<split>.parquet."""
+    return Path(folder) / f"{split}.parquet"
+
+
+def read_split(folder: str | Path, split: str, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """One split of a stage's output folder (read_table of split_path)."""
+    return read_table(split_path(folder, split), columns)
+
+
+def write_split(frame: pd.DataFrame, folder: str | Path, split: str) -> Path:
+    """Write one split into ``folder`` (created if needed); returns the file."""
+    path = split_path(folder, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _examples(ids: pd.Series) -> list[str]:
+    return ids.head(3).astype(str).tolist()
+
+
+def join_reference(
+    pairs: pd.DataFrame, reference: pd.DataFrame, where: str = "reference"
+) -> pd.DataFrame:
+    """``pairs`` (index reset) with REF_COLUMNS from ``reference``, joined on ``id``.
+
+    The reference must hold exactly one row per pair: a pair without one, a reference row
+    without a pair, a repeated id or a null log-prob is a CapoError that starts with ``where``.
+    """
+    missing_cols = sorted(set(REFERENCE_KEY) - set(reference.columns))
+    if missing_cols:
+        raise CapoError(f"{where}: missing columns {missing_cols}")
+    ids = reference["id"]
+    if ids.duplicated().any():
+        raise CapoError(f"{where}: pair id {ids[ids.duplicated()].iloc[0]!r} has several rows")
+    missing = ~pairs["id"].isin(ids)
+    if missing.any():
+        n, some = int(missing.sum()), _examples(pairs["id"][missing])
+        raise CapoError(f"{where}: no reference log-probs for {n} pair ids, e.g. {some}")
+    extra = ~ids.isin(pairs["id"])
+    if extra.any():
+        n, some = int(extra.sum()), _examples(ids[extra])
+        raise CapoError(f"{where}: {n} reference rows match no pair (another split?), e.g. {some}")
+    ref = reference.set_index("id")
+    joined = pairs.reset_index(drop=True).copy()
+    for col in REF_COLUMNS:
+        joined[col] = ref.loc[joined["id"], col].to_numpy(dtype=float)
+        if joined[col].isna().any():
+            bad = joined["id"][joined[col].isna()].iloc[0]
+            raise CapoError(f"{where}: {col} is missing for pair id {bad!r}")
+    return joined
+
+
+def reference_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """log pi_ref of chosen and of rejected per pair, float64, shape (N,) each."""
+    chosen, rejected = REF_COLUMNS
+    return pairs[chosen].to_numpy(dtype=float), pairs[rejected].to_numpy(dtype=float)
+
+
+def score_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Annotation scores of chosen and rejected (NaN where unscored), or None without them."""
+    if not all(c in pairs.columns for c in SCORE_COLUMNS):
+        return None
+    chosen, rejected = SCORE_COLUMNS
+    return pairs[chosen].to_numpy(dtype=float), pairs[rejected].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """One loss's hyper-parameters: params.yaml `loss:` under its train.loss_overrides entry."""
+
+    beta: float  # scale of the implicit rewards r = beta * (log pi - log pi_ref)
+    gamma: float  # CAPO: exponent of the model confidence, (2c)^gamma; 0 = DPO
+    tau: float  # CAPO: temperature of c = sigmoid(m / tau)
+    kappa: float  # CAPO: slope of the data confidence q = sigmoid(kappa (s_w - s_l))
+    label_smoothing: float  # conservative-DPO epsilon (sigmoid, robust, capo)
+
+
+def _check_trained(loss: str, params: Params) -> None:
+    if loss not in params.train.losses:
+        raise CapoError(f"loss {loss!r} is not in params train.losses {list(params.train.losses)}")
+
+
+def loss_settings(loss: str, params: Params) -> LossSettings:
+    """The settings ``loss`` trains with: each field of params.loss, or its override."""
+    if loss not in KNOWN_LOSSES:
+        raise CapoError(f"unknown loss {loss!r} (known: {', '.join(KNOWN_LOSSES)})")
+    _check_trained(loss, params)
+    base, override = params.loss, params.train.loss_overrides.get(loss, {})
+    return LossSettings(
+        beta=override.get("beta", base.beta),
+        gamma=override.get("gamma", base.gamma),
+        tau=override.get("tau", base.tau),
+        kappa=override.get("kappa", base.kappa),
+        label_smoothing=override.get("label_smoothing", base.label_smoothing),
+    )
+
+
+def reward_beta(loss: str, params: Params) -> float:
+    """The beta that evaluation scales rewards with: evaluate.beta, else the loss's own."""
+    _check_trained(loss, params)
+    if params.evaluate.beta is not None:
+        return params.evaluate.beta
+    return float(loss_settings(loss, params).beta)
