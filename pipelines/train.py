@@ -13,6 +13,7 @@ here, not in capo/, so the core package stays free of DVC libraries.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from capo.pairs import (
 from capo.params import load_params
 from capo.training import train_loss
 from pipelines._stage import run_stage
+
+logger = logging.getLogger("capo.pipelines.train")
 
 _SKIP = {"epoch", "total_flos", "step"}
 # Summary numbers, not curves: kept in metrics.json, no plot file.
@@ -105,16 +108,20 @@ def main(argv: list[str] | None = None) -> None:
     loss_settings(args.loss, params)  # unknown loss: fail before reading anything
     splits = {s: read_pairs(args.pairs, args.reference, s) for s in ("train", "test")}
     live = Path(args.live or f"dvclive/train/{args.loss}")
-    train_loss(
+    checkpoints = Path(args.checkpoints or f"checkpoints/{args.loss}")
+    trainer = train_loss(
         args.loss,
         params,
         args.policy,
         splits["train"],
         splits["test"],
         out_dir=args.out or f"models/{args.loss}",
-        checkpoint_dir=args.checkpoints or f"checkpoints/{args.loss}",
+        checkpoint_dir=checkpoints,
         callbacks=[DvcLiveCallback(live)],
     )
+    if trainer.accelerator.is_main_process:  # they only serve to resume a killed run; a
+        shutil.rmtree(checkpoints, ignore_errors=True)  # finished one would resume at its end
+        logger.info("%s: run finished, %s removed", args.loss, checkpoints)
 
 
 if __name__ == "__main__":

@@ -266,3 +266,17 @@ def test_two_processes_give_the_single_process_loss_curve(workspace):
         torch.tensor(losses_of(two)), torch.tensor(losses_of(one)), atol=1e-4, rtol=1e-4
     )
     assert (workspace / "two/model/pair_weights.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_a_finished_run_leaves_no_checkpoints_so_a_forced_rerun_trains_in_full(workspace):
+    """`dvc repro -f` after a finished run: no checkpoint to resume at the end, so the rerun
+    trains every step again and logs a complete curve and its training loss."""
+    params = write_params(workspace, save_steps=2)
+    for _ in range(2):
+        main(stage_args(workspace, "capo", "again", params))
+        assert not (workspace / "again/ckpt").exists()
+        live = workspace / "again/live"
+        curve = pd.read_csv(live / "plots/metrics/train/loss.tsv", sep="\t")
+        assert curve["step"].tolist() == [1, 2, 3, 4, 5, 6]
+        assert json.loads((live / "metrics.json").read_text())["train_loss"] > 0
