@@ -148,3 +148,19 @@ def test_the_noise_study_lists_every_module_it_imports():
     deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
     missing = sorted(p.as_posix() for p in stage_modules("pipelines.study") if not covered(p, deps))
     assert not missing, f"studies/noise/dvc.yaml imports these but does not list them: {missing}"
+
+
+def test_bytecode_caches_are_not_part_of_any_directory_dep():
+    """capo/data, capo/params, ... are directory deps: if DVC hashed their __pycache__, every
+    fresh clone (or a new Python) would see changed deps and rerun the whole pipeline."""
+    import subprocess
+
+    from tests.conftest import dvc_bin
+
+    paths = ["capo/data/__pycache__/ingest.cpython-311.pyc", "capo/params/x.pyc"]
+    proc = subprocess.run(
+        [dvc_bin(), "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.split() == paths
+    kept = subprocess.run([dvc_bin(), "check-ignore", "capo/data/ingest.py"], cwd=ROOT)
+    assert kept.returncode == 1  # the code itself is hashed
