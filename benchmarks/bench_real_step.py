@@ -17,7 +17,6 @@ import argparse
 import copy
 import os
 import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,11 +24,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import pandas as pd
 import torch
+from bench_trainer_step import alternate, make_trainer  # this folder is on sys.path
 from datasets import Dataset
 from peft import LoraConfig
-from trl import DPOConfig, DPOTrainer
 
-from capo import CAPOConfig, CAPOTrainer
 from capo.chat import MESSAGES, single_turn, trl_columns
 from capo.data.benchmark import generate_benchmark
 from capo.params import BenchmarkParams
@@ -54,47 +52,16 @@ def pairs(n: int) -> pd.DataFrame:
 
 
 def build(variant: str, model, tok, data: Dataset, args: argparse.Namespace):
-    common = dict(
-        output_dir=f"/tmp/capo-bench-real-{variant}",
-        per_device_train_batch_size=args.batch,
-        learning_rate=1e-4,
-        report_to="none",
-        save_strategy="no",
-        bf16=False,
-        activation_checkpointing=False,
-        precompute_ref_log_probs=True,
-        max_length=256,
-        use_cpu=True,
-        seed=0,
-        disable_tqdm=True,
-    )
+    """A copy of ``model`` under the shared config of bench_trainer_step.py, with LoRA."""
     lora = LoraConfig(
         r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
     )
-    model = copy.deepcopy(model)
-    if variant == "capo":
-        cfg = CAPOConfig(loss_type="capo", gamma=1.0, **common)
-        trainer = CAPOTrainer(
-            model, args=cfg, train_dataset=data, processing_class=tok, peft_config=lora
-        )
-    else:  # TRL's own trainer computes its reference log-probs itself (the same numbers)
-        cfg = DPOConfig(loss_type="sigmoid", **common)
-        data = data.remove_columns(list(REF))
-        trainer = DPOTrainer(
-            model, args=cfg, train_dataset=data, processing_class=tok, peft_config=lora
-        )
-    trainer.create_optimizer()
-    trainer.current_gradient_accumulation_steps = 1
-    trainer.model.train()
-    return trainer
-
-
-def step(trainer, batch) -> float:
-    start = time.perf_counter()
-    trainer.training_step(trainer.model, batch)
-    trainer.optimizer.step()
-    trainer.optimizer.zero_grad()
-    return time.perf_counter() - start
+    if variant != "capo":  # TRL's own trainer computes its reference log-probs itself
+        data = data.remove_columns(list(REF))  # (the same numbers)
+    return make_trainer(
+        variant, copy.deepcopy(model), tok, data, batch=args.batch, max_length=256,
+        peft_config=lora,
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -111,17 +78,10 @@ def main() -> None:
     ref = reference_logps(model, tok, frame, batch_size=8, max_length=256)
     data = Dataset.from_dict({**trl_columns(frame), **{c: ref[c].tolist() for c in REF}})
     trainers = {v: build(v, model, tok, data, args) for v in ("capo", "sigmoid")}
-    batches = {v: list(t.get_train_dataloader()) for v, t in trainers.items()}
-    times: dict[str, list[float]] = {"capo": [], "sigmoid": []}
-    for i in range(args.warmup + args.steps):
-        order = ("capo", "sigmoid") if i % 2 == 0 else ("sigmoid", "capo")
-        for v in order:
-            dt = step(trainers[v], batches[v][i % len(batches[v])])
-            if i >= args.warmup:
-                times[v].append(dt)
+    times = alternate(trainers, args.warmup + args.steps, args.warmup)
     capo, dpo = statistics.median(times["capo"]), statistics.median(times["sigmoid"])
     paired = statistics.median(c / d for c, d in zip(times["capo"], times["sigmoid"], strict=True))
-    tokens = batches["capo"][0]["input_ids"].numel()
+    tokens = next(iter(trainers["capo"].get_train_dataloader()))["input_ids"].numel()
     trainable = sum(p.numel() for p in trainers["capo"].model.parameters() if p.requires_grad)
     print(
         f"SmolLM2-135M-Instruct, LoRA r=8 q/v ({trainable / 1e6:.2f} M trainable), "

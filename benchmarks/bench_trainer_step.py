@@ -64,32 +64,39 @@ def make_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
     ]
 
 
-def build(variant: str, args: argparse.Namespace, tok, data):
+def make_trainer(variant: str, model, tok, data, *, batch: int, max_length: int, peft_config=None):
+    """A ready-to-step trainer: capo's CAPOTrainer (gamma 1) or TRL's DPOTrainer (sigmoid),
+    the same config otherwise (also used by bench_real_step.py)."""
     common = dict(
         output_dir=f"/tmp/capo-bench-{variant}",
-        per_device_train_batch_size=args.batch,
+        per_device_train_batch_size=batch,
         learning_rate=1e-4,
         report_to="none",
         save_strategy="no",
         bf16=False,
         activation_checkpointing=False,
         precompute_ref_log_probs=True,
-        max_length=128,
+        max_length=max_length,
         use_cpu=True,
         seed=0,
         disable_tqdm=True,
     )
-    model = build_tiny_llama(tok, hidden_size=args.hidden, num_layers=args.layers, seed=0)
+    kwargs = dict(train_dataset=data, processing_class=tok, peft_config=peft_config)
     if variant == "capo":
-        cfg = CAPOConfig(loss_type="capo", gamma=1.0, **common)
-        trainer = CAPOTrainer(model, args=cfg, train_dataset=data, processing_class=tok)
+        trainer = CAPOTrainer(
+            model, args=CAPOConfig(loss_type="capo", gamma=1.0, **common), **kwargs
+        )
     else:
-        cfg = DPOConfig(loss_type="sigmoid", **common)
-        trainer = DPOTrainer(model, args=cfg, train_dataset=data, processing_class=tok)
+        trainer = DPOTrainer(model, args=DPOConfig(loss_type="sigmoid", **common), **kwargs)
     trainer.create_optimizer()
     trainer.current_gradient_accumulation_steps = 1
     trainer.model.train()
     return trainer
+
+
+def build(variant: str, args: argparse.Namespace, tok, data):
+    model = build_tiny_llama(tok, hidden_size=args.hidden, num_layers=args.layers, seed=0)
+    return make_trainer(variant, model, tok, data, batch=args.batch, max_length=128)
 
 
 def step(trainer, batch) -> float:
@@ -100,19 +107,26 @@ def step(trainer, batch) -> float:
     return time.perf_counter() - start
 
 
+def alternate(trainers: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Step times of capo and sigmoid, alternating ABAB with the order swapped every round,
+    each on its own trainer's batches (cycled); the first ``warmup`` rounds are not kept."""
+    batches = {v: list(t.get_train_dataloader()) for v, t in trainers.items()}
+    times: dict[str, list[float]] = {"capo": [], "sigmoid": []}
+    for i in range(rounds):
+        order = ("capo", "sigmoid") if i % 2 == 0 else ("sigmoid", "capo")
+        for v in order:
+            dt = step(trainers[v], batches[v][i % len(batches[v])])
+            if i >= warmup:
+                times[v].append(dt)
+    return times
+
+
 def run_time(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     data = Dataset.from_list(make_pairs(args.batch * args.steps))
     tok = train_tokenizer([p["prompt"] + p["chosen"] + p["rejected"] for p in data], 3000)
     trainers = {v: build(v, args, tok, data) for v in ("capo", "sigmoid")}
-    batches = {v: list(t.get_train_dataloader()) for v, t in trainers.items()}
-    times: dict[str, list[float]] = {"capo": [], "sigmoid": []}
-    for i in range(args.steps):
-        order = ("capo", "sigmoid") if i % 2 == 0 else ("sigmoid", "capo")
-        for v in order:
-            dt = step(trainers[v], batches[v][i % len(batches[v])])
-            if i >= args.warmup:
-                times[v].append(dt)
+    times = alternate(trainers, args.steps, args.warmup)
     capo, dpo = statistics.median(times["capo"]), statistics.median(times["sigmoid"])
     params = sum(p.numel() for p in trainers["capo"].model.parameters())
     print(
