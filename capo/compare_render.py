@@ -15,7 +15,7 @@ from pathlib import Path
 
 from capo.compare import Table
 
-__all__ = ["render_html", "render_markdown"]
+__all__ = ["markdown_table", "render_html", "render_markdown"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
@@ -33,11 +33,15 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub Markdown table's lines, pipes in cells escaped."""
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    return lines + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+
+
 def _md_table(table: Table) -> list[str]:
-    lines = [f"## {table.title}", ""]
-    lines.append("| " + " | ".join(_md_cell(h) for h in table.header) + " |")
-    lines.append("|" + "|".join("---" for _ in table.header) + "|")
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    lines = [f"## {table.title}", "", *markdown_table(table.header, table.rows)]
     if table.note:
         lines += ["", table.note]
     return [*lines, ""]

@@ -54,20 +54,18 @@ def side_by_side(
     return frame
 
 
-def _cell(text: Any) -> str:
+def _cell(text: Any, max_chars: int) -> str:
     value = " ".join(str(text).split()) or "(empty)"
-    return value.replace("|", "\\|")
+    return value if len(value) <= max_chars else value[: max_chars - 1] + "…"
 
 
 def markdown(frame: pd.DataFrame, max_chars: int = 80) -> str:
-    """A GitHub Markdown table; long cells are cut at ``max_chars``."""
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in frame.iterrows():
-        cells = [_cell(row[c]) for c in cols]
-        cells = [c if len(c) <= max_chars else c[: max_chars - 1] + "…" for c in cells]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """A GitHub Markdown table; whitespace runs become one space, long cells are cut at
+    ``max_chars``."""
+    from capo.compare_render import markdown_table
+
+    rows = [[_cell(v, max_chars) for v in row] for row in frame.itertuples(index=False)]
+    return "\n".join(markdown_table([str(c) for c in frame.columns], rows)) + "\n"
 
 
 def _generate(args: argparse.Namespace) -> int:
