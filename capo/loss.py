@@ -8,14 +8,25 @@ of B pairs (x, y_w, y_l), with log-probs summed over completion tokens::
     r_l = beta * (log pi(y_l|x) - log pi_ref(y_l|x))
     m   = r_w - r_l                                            relative reward (margin)
     c   = sigmoid(m / tau)                                     model confidence that y_w > y_l
-    q   = sigmoid(kappa * (s_w - s_l)), or 1 without scores    data confidence
-    w   = stopgrad((2 c)^gamma * q)                            the dynamic scale
+    g   = (2 c)^gamma        direction "down" (default)        model-confidence factor
+        = (2 (1 - c))^gamma  direction "up" (focal-style)
+    q_s = sigmoid(kappa * (s_w - s_l)), or 1 without scores    data confidence from scores
+    q_t = translation_confidence t in [0, 1], or 1 without     data confidence of a translation
+    q   = q_s * q_t
+    w   = stopgrad(g * q)                                      the dynamic scale
     L   = mean(w * -logsigmoid(m))
 
-gamma = 0 without scores is exactly DPO (TRL's ``loss_type="sigmoid"``). At initialisation
-(pi == pi_ref) c = 0.5, so w = q and training starts as (data-weighted) DPO. Because
-dL/dm is proportional to (2c)^gamma * q * (1 - sigmoid(m)), pairs the model confidently
-rejects (likely flipped labels) and pairs already learned both fade.
+The parts can be switched apart: gamma = 0 removes the model confidence (g = 1); a caller
+that passes no scores (``CAPOConfig(use_scores=False)``) has q_s = 1, and one that passes no
+translation confidence (``use_translation_confidence=False``) has q_t = 1. gamma = 0 with no
+data confidence is exactly DPO (TRL's ``loss_type="sigmoid"``). At initialisation
+(pi == pi_ref) c = 0.5, so g = 1, w = q and training starts as (data-weighted) DPO.
+
+Direction "down" makes dL/dm proportional to (2c)^gamma * q * (1 - sigmoid(m)): pairs the
+model confidently rejects (possibly flipped labels) fade, and so do pairs already learned.
+Direction "up" is the opposite choice, a focal-style scale that pulls hardest on the pairs
+the model is least sure of. Which one helps is an empirical question; capo's noise study
+(reports/noise_study.md) measures both, and each part alone.
 
 Imports only torch, so it can be used without TRL.
 """
@@ -29,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "DIRECTIONS",
     "capo_loss",
     "capo_margin_loss",
     "capo_weights",
@@ -38,6 +50,7 @@ __all__ = [
 ]
 
 Tensor = torch.Tensor
+DIRECTIONS = ("down", "up")  # (2c)^gamma, or the focal-style (2(1 - c))^gamma
 Logps = TypeVar("Logps")  # a torch.Tensor or a numpy array: the formula is plain arithmetic
 
 
@@ -82,19 +95,56 @@ def _first_bad_row(mask: Tensor) -> int:
     return int(mask.nonzero()[0, 0].item()) if mask.ndim else 0
 
 
+def translation_factor(translation_confidence: Tensor | None) -> Tensor | None:
+    """q_t per pair: the translation confidence, 1 where it is NaN (a pair not translated).
+
+    Returns None when none is given. Raises ValueError for a value outside [0, 1] or
+    infinite, naming the first bad row.
+    """
+    if translation_confidence is None:
+        return None
+    t = translation_confidence.float()
+    missing = t.isnan()
+    bad = ~missing & ((t < 0) | (t > 1))
+    if bad.any():
+        row = _first_bad_row(bad)
+        raise ValueError(f"translation_confidence is {t.flatten()[row].item()} at row {row}")
+    return torch.where(missing, torch.ones_like(t), t)
+
+
 def data_confidence(
     score_chosen: Tensor | None,
     score_rejected: Tensor | None,
     *,
     kappa: float = 1.0,
     score_mask: Tensor | None = None,
+    translation_confidence: Tensor | None = None,
 ) -> Tensor | None:
-    """q = sigmoid(kappa * (s_w - s_l)) per pair, 1 where ``score_mask`` is False.
+    """q = q_s * q_t per pair: q_s = sigmoid(kappa * (s_w - s_l)), 1 where ``score_mask``
+    is False; q_t = ``translation_confidence``, 1 where it is NaN (see translation_factor).
 
-    Returns None when neither score is given (q = 1 for every pair). Shapes: (B,).
-    Raises ValueError when only one score is given or a used score is NaN or infinite,
-    naming the tensor and the first bad row.
+    Returns None when neither scores nor a translation confidence is given (q = 1 for every
+    pair). Shapes: (B,). Raises ValueError when only one score is given or a used score is
+    NaN or infinite, naming the tensor and the first bad row.
     """
+    q_t = translation_factor(translation_confidence)
+    q_s = _score_confidence(score_chosen, score_rejected, kappa=kappa, score_mask=score_mask)
+    if q_s is None or q_t is None:
+        return q_s if q_t is None else q_t
+    if q_s.shape != q_t.shape:
+        raise ValueError(
+            f"translation_confidence {tuple(q_t.shape)} and scores {tuple(q_s.shape)} differ"
+        )
+    return q_s * q_t
+
+
+def _score_confidence(
+    score_chosen: Tensor | None,
+    score_rejected: Tensor | None,
+    *,
+    kappa: float,
+    score_mask: Tensor | None,
+) -> Tensor | None:
     if score_chosen is None and score_rejected is None:
         return None
     if score_chosen is None or score_rejected is None:
@@ -125,20 +175,32 @@ def capo_weights(
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
+    translation_confidence: Tensor | None = None,
+    direction: str = "down",
 ) -> tuple[Tensor, Tensor]:
-    """The dynamic scale w = stopgrad((2c)^gamma * q) and the model confidence c.
+    """The dynamic scale w = stopgrad(g * q) and the model confidence c.
 
-    ``margin`` is m = r_w - r_l, shape (B,). Returns (w, c), both (B,), detached, computed
-    in at least float32 and cast back to ``margin``'s dtype. (2c)^gamma is evaluated as
-    exp(gamma * (log 2 + logsigmoid(m / tau))), finite for any finite m.
+    ``margin`` is m = r_w - r_l, shape (B,). g = (2c)^gamma for ``direction="down"``,
+    (2(1 - c))^gamma for ``"up"``; q as in data_confidence. Returns (w, c), both (B,),
+    detached, computed in at least float32 and cast back to ``margin``'s dtype. g is
+    evaluated as exp(gamma * (log 2 + logsigmoid(+-m / tau))), finite for any finite m.
     """
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     _check_positive(tau=tau)
     m = margin.detach().to(torch.promote_types(margin.dtype, torch.float32))
     log_c = F.logsigmoid(m / tau)
-    w = torch.exp(gamma * (math.log(2.0) + log_c))
-    q = data_confidence(score_chosen, score_rejected, kappa=kappa, score_mask=score_mask)
+    log_g = log_c if direction == "down" else F.logsigmoid(-m / tau)
+    w = torch.exp(gamma * (math.log(2.0) + log_g))
+    q = data_confidence(
+        score_chosen,
+        score_rejected,
+        kappa=kappa,
+        score_mask=score_mask,
+        translation_confidence=translation_confidence,
+    )
     if q is not None:
         if q.shape != w.shape:
             raise ValueError(f"scores have shape {tuple(q.shape)}, log-probs {tuple(w.shape)}")
@@ -166,6 +228,8 @@ def capo_loss(
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
+    translation_confidence: Tensor | None = None,
+    direction: str = "down",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-pair CAPO losses and detached implicit rewards.
 
@@ -195,6 +259,8 @@ def capo_loss(
         score_chosen=score_chosen,
         score_rejected=score_rejected,
         score_mask=score_mask,
+        translation_confidence=translation_confidence,
+        direction=direction,
     )
     return losses, chosen_rewards.detach(), rejected_rewards.detach()
 
@@ -209,6 +275,8 @@ def capo_margin_loss(
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
+    translation_confidence: Tensor | None = None,
+    direction: str = "down",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-pair losses w * -logsigmoid(m) from the margin m = r_w - r_l, shape (B,).
 
@@ -225,6 +293,8 @@ def capo_margin_loss(
         score_chosen=score_chosen,
         score_rejected=score_rejected,
         score_mask=score_mask,
+        translation_confidence=translation_confidence,
+        direction=direction,
     )
     logistic = -(1 - label_smoothing) * F.logsigmoid(margin)
     if label_smoothing:

@@ -26,6 +26,7 @@ from capo.params import KNOWN_LOSSES, Params
 
 __all__ = [
     "COLUMNS",
+    "CONFIDENCE_COLUMN",
     "PAIR_COLUMNS",
     "REFERENCE_COLUMNS",
     "REFERENCE_KEY",
@@ -33,6 +34,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "TEXT_COLUMNS",
     "LossSettings",
+    "confidence_array",
     "join_reference",
     "loss_settings",
     "read_split",
@@ -53,6 +55,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "rejected": ("str", "the dispreferred completion y_l"),
     "score_chosen": ("float | null", "annotation score s_w; both scores or neither"),
     "score_rejected": ("float | null", "annotation score s_l; both scores or neither"),
+    "translation_confidence": ("float | null", "confidence in [0, 1] of a translated pair"),
     "ref_chosen_logps": ("float", "log pi_ref(y_w|x), summed over completion tokens"),
     "ref_rejected_logps": ("float", "log pi_ref(y_l|x), summed over completion tokens"),
     "prompt_tokens": ("int", "prompt tokens kept under policy.max_length"),
@@ -62,6 +65,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
 TEXT_COLUMNS = ("id", "prompt", "chosen", "rejected")  # what a model needs of a pair
 PAIR_COLUMNS = ("id", "language", "prompt", "chosen", "rejected")  # plus the language
 SCORE_COLUMNS = ("score_chosen", "score_rejected")  # data confidence q (capo/loss.py)
+CONFIDENCE_COLUMN = "translation_confidence"  # q_t (capo/loss.py); null: not translated
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")  # TRL's names for them too
 REFERENCE_KEY = ("id", *REF_COLUMNS)  # what a reader of the reference table needs
 REFERENCE_COLUMNS = (*REFERENCE_KEY, "prompt_tokens", "chosen_tokens", "rejected_tokens")
@@ -142,6 +146,13 @@ def reference_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return pairs[chosen].to_numpy(dtype=float), pairs[rejected].to_numpy(dtype=float)
 
 
+def confidence_array(pairs: pd.DataFrame) -> np.ndarray | None:
+    """translation_confidence per pair (NaN where not translated), or None without it."""
+    if CONFIDENCE_COLUMN not in pairs.columns:
+        return None
+    return pairs[CONFIDENCE_COLUMN].to_numpy(dtype=float)
+
+
 def score_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Annotation scores of chosen and rejected (NaN where unscored), or None without them."""
     if not all(c in pairs.columns for c in SCORE_COLUMNS):
@@ -159,6 +170,9 @@ class LossSettings:
     tau: float  # CAPO: temperature of c = sigmoid(m / tau)
     kappa: float  # CAPO: slope of the data confidence q = sigmoid(kappa (s_w - s_l))
     label_smoothing: float  # conservative-DPO epsilon (sigmoid, robust, capo)
+    direction: str = "down"  # CAPO: down = (2c)^gamma, up = focal-style (2(1 - c))^gamma
+    use_scores: bool = True  # CAPO: data confidence from annotation scores
+    use_translation_confidence: bool = True  # CAPO: q_t = translation_confidence
 
 
 def _check_trained(loss: str, params: Params) -> None:
@@ -178,6 +192,11 @@ def loss_settings(loss: str, params: Params) -> LossSettings:
         tau=override.get("tau", base.tau),
         kappa=override.get("kappa", base.kappa),
         label_smoothing=override.get("label_smoothing", base.label_smoothing),
+        direction=override.get("direction", base.direction),
+        use_scores=override.get("use_scores", base.use_scores),
+        use_translation_confidence=override.get(
+            "use_translation_confidence", base.use_translation_confidence
+        ),
     )
 
 

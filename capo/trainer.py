@@ -8,7 +8,8 @@ touches TRL internals. The hooks it overrides, all on ``trl.DPOTrainer``:
   makes exactly one call, ``-F.logsigmoid(self.beta * delta_score)``; for the duration of
   the call the ``F`` of ``trl.trainer.dpo_trainer`` is replaced by a stand-in whose
   ``logsigmoid`` returns ``-capo_margin_loss(margin)``. A second call (TRL changed) raises.
-- ``_set_signature_columns_if_needed``: keeps ``score_chosen``/``score_rejected``.
+- ``_set_signature_columns_if_needed``: keeps ``score_chosen``/``score_rejected`` and
+  ``translation_confidence``.
 - ``_precompute_ref_logps``: a dataset that already has ``ref_chosen_logps`` and
   ``ref_rejected_logps`` columns keeps them instead of recomputing.
 """
@@ -28,14 +29,14 @@ import torch.nn.functional as F
 import trl.trainer.dpo_trainer as trl_dpo
 from trl import DPOConfig, DPOTrainer
 
-from capo.loss import capo_margin_loss
-from capo.pairs import REF_COLUMNS, SCORE_COLUMNS
+from capo.loss import DIRECTIONS, capo_margin_loss
+from capo.pairs import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
 
 __all__ = ["CAPOConfig", "CAPOTrainer"]
 
 logger = logging.getLogger(__name__)
 
-_BATCH_SCORE_KEYS = (*SCORE_COLUMNS, "score_mask")
+_BATCH_SCORE_KEYS = (*SCORE_COLUMNS, "score_mask", CONFIDENCE_COLUMN)
 # Loss types whose TRL branch calls F.logsigmoid: they cannot run beside "capo" in one step.
 _LOGSIGMOID_TYPES = {"sigmoid", "exo_pair", "nca_pair", "robust", "bco_pair", "aot"}
 _LOGSIGMOID_TYPES |= {"aot_unpaired", "discopop", "sigmoid_norm"}
@@ -64,6 +65,18 @@ class CAPOConfig(DPOConfig):
         default=1.0,
         metadata={"help": "CAPO: slope of the data confidence q = sigmoid(kappa*(s_w - s_l))."},
     )
+    direction: str = field(
+        default="down",
+        metadata={"help": "CAPO: 'down' = (2c)^gamma, 'up' = focal-style (2(1-c))^gamma."},
+    )
+    use_scores: bool = field(
+        default=True,
+        metadata={"help": "CAPO: data confidence from score_chosen/score_rejected columns."},
+    )
+    use_translation_confidence: bool = field(
+        default=True,
+        metadata={"help": "CAPO: multiply q by a translation_confidence column where present."},
+    )
     bf16: bool | None = field(default=False, metadata={"help": "bf16 mixed precision."})
     activation_checkpointing: bool | None = field(  # transformers 5 name; the old one warns
         default=False, metadata={"help": "Trade compute for memory (gradient checkpointing)."}
@@ -80,6 +93,8 @@ class CAPOConfig(DPOConfig):
             for name in ("tau", "kappa", "beta"):
                 if not getattr(self, name) > 0:
                     raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            if self.direction not in DIRECTIONS:
+                raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
             if self.f_divergence_type != "reverse_kl":
                 raise ValueError("loss_type 'capo' needs f_divergence_type='reverse_kl'")
         super().__post_init__()
@@ -135,6 +150,11 @@ class _ScoreCollator:
             batch["score_chosen"] = torch.tensor([0.0 if v is None else v for v in chosen])
             batch["score_rejected"] = torch.tensor([0.0 if v is None else v for v in rejected])
             batch["score_mask"] = mask
+        if CONFIDENCE_COLUMN in examples[0]:
+            values = [e[CONFIDENCE_COLUMN] for e in examples]
+            batch[CONFIDENCE_COLUMN] = torch.tensor(
+                [math.nan if v is None else float(v) for v in values]
+            )
         return batch
 
 
@@ -166,7 +186,8 @@ class CAPOTrainer(DPOTrainer):
 
     Every TRL feature keeps working (precomputed reference log-probs, PEFT, accelerate,
     TRL's metrics); CAPO adds ``capo/weight_mean`` and ``capo/confidence_mean``. Optional
-    ``score_chosen``/``score_rejected`` dataset columns feed the data confidence q.
+    ``score_chosen``/``score_rejected`` dataset columns feed the data confidence q_s, and an
+    optional ``translation_confidence`` column (None where not translated) q_t.
     """
 
     def __init__(
@@ -206,7 +227,8 @@ class CAPOTrainer(DPOTrainer):
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()
-        extra = [c for c in SCORE_COLUMNS if c not in self._signature_columns]
+        wanted = (*SCORE_COLUMNS, CONFIDENCE_COLUMN)
+        extra = [c for c in wanted if c not in self._signature_columns]
         self._signature_columns = [*self._signature_columns, *extra]
 
     def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
@@ -218,6 +240,10 @@ class CAPOTrainer(DPOTrainer):
     def _compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
         inputs = dict(inputs)
         scores = {k: inputs.pop(k) for k in _BATCH_SCORE_KEYS if k in inputs}
+        if not self.args.use_scores:
+            scores = {k: v for k, v in scores.items() if k == CONFIDENCE_COLUMN}
+        if not self.args.use_translation_confidence:
+            scores.pop(CONFIDENCE_COLUMN, None)
         if not self.args.uses_capo:
             return super()._compute_loss(model, inputs, return_outputs)
         mode = "train" if self.model.training else "eval"
@@ -229,6 +255,7 @@ class CAPOTrainer(DPOTrainer):
                 tau=self.args.tau,
                 kappa=self.args.kappa,
                 label_smoothing=self.label_smoothing,
+                direction=self.args.direction,
                 **scores,
             )
             gathered = self.accelerator.gather_for_metrics(torch.stack([w, c]).float().T)

@@ -34,9 +34,11 @@ from capo.chat import trl_columns
 from capo.errors import CapoError
 from capo.loss import capo_weights, implicit_margin
 from capo.pairs import (
+    CONFIDENCE_COLUMN,
     REF_COLUMNS,
     SCORE_COLUMNS,
     LossSettings,
+    confidence_array,
     loss_settings,
     reference_arrays,
     score_arrays,
@@ -60,6 +62,8 @@ def _dataset(pairs: pd.DataFrame) -> Dataset:
     frame = pd.DataFrame(trl_columns(pairs, "training pairs"))
     for col in [*REF_COLUMNS, *(c for c in SCORE_COLUMNS if c in pairs.columns)]:
         frame[col] = pairs[col].to_numpy()
+    if CONFIDENCE_COLUMN in pairs.columns and pairs[CONFIDENCE_COLUMN].notna().any():
+        frame[CONFIDENCE_COLUMN] = pairs[CONFIDENCE_COLUMN].astype(float).to_numpy()
     return Dataset.from_pandas(frame, preserve_index=False)
 
 
@@ -82,6 +86,9 @@ def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOCo
         tau=settings.tau,
         kappa=settings.kappa,
         label_smoothing=settings.label_smoothing,
+        direction=settings.direction,
+        use_scores=settings.use_scores,
+        use_translation_confidence=settings.use_translation_confidence,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
         per_device_train_batch_size=train.batch_size // per_step,
@@ -168,8 +175,10 @@ def pair_weights(
     chosen, rejected = (torch.tensor(x) for x in logps)
     ref_c, ref_r = (torch.tensor(x) for x in reference_arrays(pairs))
     margin = implicit_margin(chosen, rejected, ref_c, ref_r, settings.beta)
-    sw = sr = mask = None
-    scores = score_arrays(pairs)
+    sw = sr = mask = confidence = None
+    scores = score_arrays(pairs) if settings.use_scores else None
+    if settings.use_translation_confidence and confidence_array(pairs) is not None:
+        confidence = torch.tensor(confidence_array(pairs))
     if scores is not None:
         sw, sr = (torch.tensor(x) for x in scores)
         mask = ~(sw.isnan() | sr.isnan())
@@ -181,6 +190,8 @@ def pair_weights(
         score_chosen=sw,
         score_rejected=sr,
         score_mask=mask,
+        translation_confidence=confidence,
+        direction=settings.direction,
     )
     return pd.DataFrame(
         {

@@ -2,9 +2,10 @@
 
     dvc repro studies/noise/dvc.yaml        # or: python -m pipelines.study
 
-Trains every variant of `study.variants` at every `study.noise` level and seed (settings
-tuned on the validation split first) and writes the runs, the summary with 95% intervals,
-the Markdown report and the chart. About 20 minutes on 2 CPU cores with the defaults.
+Trains every variant of `study.variants` in every `study.regimes` noise regime and seed
+(settings tuned per regime on the validation split first; trials in `study.workers`
+processes) and writes the runs, the signal AUCs, the summary with 95% intervals and the
+verdict per regime against pre-registered criteria, the Markdown report and the chart.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     with tempfile.TemporaryDirectory(prefix="capo-study-") as work:
         result = run_study(params, work)
-    result["summary"] = summarize_study(result, params.study.baseline)
+    result["summary"] = summarize_study(result, params.study)
     out_json, out_md, figure = Path(args.out_json), Path(args.out_md), Path(args.figure)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     study_figure(result["summary"], figure)
     rel = Path(os.path.relpath(figure, out_md.parent)).as_posix()
-    text = study_markdown(result, result["summary"], params.compare.candidate, rel)
+    text = study_markdown(result, result["summary"], rel)
     out_md.write_text(text, encoding="utf-8")
     logger.info("noise study: %d runs -> %s, %s, %s", len(result["runs"]), out_json, out_md, figure)
 

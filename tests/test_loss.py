@@ -170,3 +170,54 @@ def test_bad_input_names_the_parameter_or_row(kwargs, message):
 def test_mismatched_logp_shapes_are_rejected():
     with pytest.raises(ValueError, match="ref_rejected_logps"):
         capo_loss(torch.zeros(4), torch.zeros(4), torch.zeros(4), torch.zeros(3))
+
+
+def test_each_part_and_direction_by_hand():
+    """w = g * q_s * q_t: each factor written out for hand-picked margins and scores."""
+    m = torch.tensor([2.0, -1.0, 0.0, 0.5], dtype=torch.float64)
+    sc, sr = torch.tensor([9.0, 5.0, 7.0, 1.0]), torch.tensor([6.0, 8.0, 7.0, 1.0])
+    t = torch.tensor([0.9, float("nan"), 0.2, 1.0])
+    gamma, tau, kappa = 1.5, 0.5, 0.7
+    c = 1 / (1 + torch.exp(-m / tau))
+    q_s = 1 / (1 + torch.exp(-kappa * (sc - sr).double()))
+    q_t = torch.tensor([0.9, 1.0, 0.2, 1.0], dtype=torch.float64)  # NaN: not translated
+    cases = {
+        "down": (2 * c) ** gamma,
+        "up": (2 * (1 - c)) ** gamma,
+    }
+    for direction, g in cases.items():
+        w, conf = capo_weights(
+            m,
+            gamma=gamma,
+            tau=tau,
+            kappa=kappa,
+            score_chosen=sc,
+            score_rejected=sr,
+            translation_confidence=t,
+            direction=direction,
+        )
+        torch.testing.assert_close(conf, c)
+        torch.testing.assert_close(w, g * q_s * q_t)
+    # model confidence only: no scores, no translation confidence
+    w, _ = capo_weights(m, gamma=gamma, tau=tau)
+    torch.testing.assert_close(w, (2 * c) ** gamma)
+    # data confidence only: gamma 0
+    w, _ = capo_weights(m, gamma=0.0, kappa=kappa, score_chosen=sc, score_rejected=sr)
+    torch.testing.assert_close(w, q_s)
+    # translation confidence only
+    w, _ = capo_weights(m, gamma=0.0, translation_confidence=t)
+    torch.testing.assert_close(w, q_t)
+
+
+def test_up_direction_with_gamma_zero_and_no_confidence_is_dpo():
+    a = _logps(seed=3)
+    ours, _, _ = capo_loss(*a, beta=0.2, gamma=0.0, direction="up")
+    torch.testing.assert_close(ours, _dpo_sigmoid(*a, beta=0.2), atol=1e-6, rtol=0)
+
+
+def test_bad_translation_confidence_and_direction_are_named():
+    m = torch.zeros(3)
+    with pytest.raises(ValueError, match=r"translation_confidence is 1\.5 at row 1"):
+        capo_weights(m, translation_confidence=torch.tensor([0.5, 1.5, 0.2]))
+    with pytest.raises(ValueError, match="direction"):
+        capo_weights(m, direction="sideways")

@@ -37,7 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
         ("evaluate: {beta: -1}", "evaluate.beta: must be > 0, got -1.0"),
         ("register: {language_floor: 1.2}", "register.language_floor: must be in [0, 1]"),
         ("seed: -1", "seed: must be >= 0, got -1"),
-        ("study: {noise: [0.1, 0.5]}", "study.noise[1]: must be in [0, 0.5), got 0.5"),
+        (
+            "study: {regimes: [{name: a, noise: 0.1}, {name: b, noise: 0.5}]}",
+            "study.regimes[1].noise: must be in [0, 0.5), got 0.5",
+        ),
+        ("loss: {kappa: 0}", "loss.kappa: must be > 0, got 0.0"),
+        ("loss: {direction: sideways}", "loss.direction: expected down or up"),
+        (
+            "train: {loss_overrides: {capo: {direction: left}}}",
+            "loss_overrides.capo.direction: expected down or up",
+        ),
+        ("ingest: {benchmark: {noise_model: bursty}}", "ingest.benchmark.noise_model: expected"),
         (
             "study: {variants: [{name: sigmoid, loss: sigmoid, settings: {beta: 0}}]}",
             "study.variants[0].settings.beta: must be > 0, got 0.0",

@@ -25,14 +25,20 @@ def test_mean_ci_by_hand():
     assert mean_ci([float("nan")]).n == 0
 
 
-def _run(loss: str, seed: int, acc: float, de: float) -> dict:
+def _run(variant: str, seed: int, acc: float, de: float, regime: str = "margin-0.4") -> dict:
     return {
-        "loss": loss,
-        "noise": 0.2,
+        "variant": variant,
+        "regime": regime,
         "seed": seed,
         "reward_accuracy": acc,
         "per_language": {"de": {"reward_accuracy": de}},
     }
+
+
+REGIMES = [
+    {"name": "margin-0.4", "noise_model": "margin", "noise": 0.4, "score_noise": 1.0},
+    {"name": "clean", "noise_model": "uniform", "noise": 0.0, "score_noise": 1.0},
+]
 
 
 def test_paired_difference_matches_seed_by_seed_by_hand():
@@ -44,14 +50,38 @@ def test_paired_difference_matches_seed_by_seed_by_hand():
     assert not est.excludes_zero()  # 3 seeds: t(0.975, 2) is 4.3, the interval is wide
     de = paired_ci(capo, dpo, "reward_accuracy", "de")  # diffs 0.0, 0.1, 0.1
     assert de.mean == pytest.approx(0.2 / 3) and not de.excludes_zero()
-    summary = summarize_study({"runs": capo + dpo}, "sigmoid")
-    paired = summary["paired"]["capo"]["0.2"]
+    result = {"runs": capo + dpo, "regimes": REGIMES[:1], "settings": {}}
+    summary = summarize_study(result, StudyParams())
+    paired = summary["paired"]["margin-0.4"]["capo"]
     assert paired["reward_accuracy"]["mean"] == pytest.approx(0.02)
     assert paired["per_language"]["de"]["mean"] == pytest.approx(0.2 / 3)
-    means = summary["means"]["sigmoid"]["0.2"]["reward_accuracy"]
+    means = summary["means"]["margin-0.4"]["sigmoid"]["reward_accuracy"]
     assert means["mean"] == pytest.approx((0.79 + 0.88 + 0.83) / 3)
-    text = study_markdown({"runs": capo + dpo, "settings": {}}, summary, "capo", None)
+    text = study_markdown(result, summary, None)
     assert "| capo - sigmoid | +0.020 [-0.005, +0.045] |" in text
+    assert text.index("Pre-registered criteria") < text.index("Test reward accuracy")
+
+
+def test_verdicts_follow_the_pre_registered_criteria():
+    """Beats DPO and q-only: helps; beats DPO only: score-weighted DPO; control: no harm."""
+    seeds = range(5)
+    dpo = [_run("sigmoid", s, 0.80 + 0.01 * s, 0.8) for s in seeds]
+    capo = [_run("capo", s, 0.85 + 0.01 * s + 0.002 * (s % 2), 0.8) for s in seeds]
+    q_low = [_run("capo-q", s, 0.82 + 0.01 * s, 0.8) for s in seeds]
+    q_high = [_run("capo-q", s, 0.85 + 0.01 * s + 0.001 * (s % 3), 0.8) for s in seeds]
+    clean_dpo = [_run("sigmoid", s, 0.90 + 0.01 * s, 0.8, "clean") for s in seeds]
+    clean_capo = [_run("capo", s, 0.89 + 0.01 * s + 0.001 * (s % 2), 0.8, "clean") for s in seeds]
+    clean = [*clean_dpo, *clean_capo]
+    helps = summarize_study(
+        {"runs": [*dpo, *capo, *q_low, *clean], "regimes": REGIMES}, StudyParams()
+    )["verdicts"]
+    assert helps["margin-0.4"]["beats_baseline"] and helps["margin-0.4"]["beats_ablation"]
+    assert helps["margin-0.4"]["text"] == "capo helps, beyond its capo-q ablation"
+    assert helps["clean"]["control"] and not helps["clean"]["no_harm"]  # -0.01 < -0.005
+    only = summarize_study({"runs": [*dpo, *capo, *q_high], "regimes": REGIMES[:1]}, StudyParams())
+    verdict = only["verdicts"]["margin-0.4"]
+    assert verdict["beats_baseline"] and not verdict["beats_ablation"]
+    assert "score-weighted DPO" in verdict["text"]
 
 
 def test_study_params_are_checked():
@@ -64,21 +94,28 @@ def test_study_params_are_checked():
 
 @pytest.mark.slow
 def test_a_small_study_end_to_end(tmp_path):
-    """Two seeds, two noise levels, DPO and a tuned CAPO, on a tiny model: records and report."""
+    """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, in 2 processes."""
     from pipelines.study import main
 
     raw = {
         "ingest": {"benchmark": {"train_pairs": 90, "test_pairs": 45, "max_number": 99}},
-        "policy": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "sft_epochs": 0.5},
+        "policy": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
         "evaluate": {"max_new_tokens": 4},
         "study": {
             "variants": [
                 {"name": "sigmoid", "loss": "sigmoid"},
-                {"name": "capo", "loss": "capo", "grid": {"gamma": [0.5, 2.0]}},
+                {"name": "capo", "loss": "capo", "grid": {"direction": ["down", "up"]}},
+                {"name": "capo-q", "loss": "capo", "settings": {"gamma": 0.0}},
+                {"name": "oracle", "loss": "sigmoid", "clean_only": True},
             ],
-            "noise": [0.0, 0.4],
+            "regimes": [
+                {"name": "clean", "noise_model": "uniform", "noise": 0.0},
+                {"name": "margin-0.4", "noise_model": "margin", "noise": 0.4},
+            ],
             "seeds": [0, 1],
             "validation_pairs": 45,
+            "sft_epochs": 0.5,
+            "workers": 2,
         },
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
@@ -96,18 +133,28 @@ def test_a_small_study_end_to_end(tmp_path):
         ]
     )
     result = json.loads((out / "noise_study.json").read_text())
-    keys = {(r["loss"], r["noise"], r["seed"]) for r in result["runs"]}
-    assert keys == {(x, n, s) for x in ("sigmoid", "capo") for n in (0.0, 0.4) for s in (0, 1)}
+    keys = {(r["variant"], r["regime"], r["seed"]) for r in result["runs"]}
+    variants = ("sigmoid", "capo", "capo-q")
+    expected = {(v, g, s) for v in variants for g in ("clean", "margin-0.4") for s in (0, 1)}
+    assert keys == expected | {("oracle", "margin-0.4", s) for s in (0, 1)}
     for run in result["runs"]:
         for key in ("reward_accuracy", "reward_margin", "empty_rate", "generation_accuracy"):
             assert run[key] is not None
+        assert {"noise_model", "noise", "seed", "variant"} <= set(run)
         assert set(run["per_language"]) == set(Params().ingest.benchmark.languages)
-    assert [t["settings"] for t in result["tuning"] if t["loss"] == "capo"] == [
-        {"gamma": 0.5},
-        {"gamma": 2.0},
-    ]
-    assert all(t["noise"] == 0.2 for t in result["tuning"])  # tuned on validation at 0.2
-    assert result["settings"]["capo"] in ({"gamma": 0.5}, {"gamma": 2.0})
+        oracle = run["variant"] == "oracle"
+        assert (run["train_pairs"] < 90) == oracle
+    tuned = [t["settings"] for t in result["tuning"] if t["variant"] == "capo"]
+    assert tuned == [{"direction": "down"}, {"direction": "up"}] * 2  # per regime
+    assert {t["split"] for t in result["tuning"]} == {"validation"}
+    for regime in ("clean", "margin-0.4"):
+        assert result["settings"][regime]["capo"] in tuned
+    policy = next(p for p in result["policies"] if p["seed"] == 0)
+    signals = policy["regimes"]["margin-0.4"]["signal_auc"]
+    assert signals["score_difference"] > 0.8  # margin noise: the scores know
+    assert 0 <= signals["reference_preference"] <= 1
+    assert "full_sft" in policy and "reference_preference" in policy["full_sft"]["signal_auc"]
+    assert "margin-0.4" in result["summary"]["verdicts"]
     text = (out / "noise_study.md").read_text()
-    assert "capo - sigmoid" in text and "![" in text
+    assert "capo - sigmoid" in text and "![" in text and "Pre-registered criteria" in text
     assert (out / "noise_study.png").read_bytes()[:4] == b"\x89PNG"

@@ -17,19 +17,43 @@ Questions are split by a hash of task and key into train, validation and test
 training; number words are compositional, so its answer is derivable from trained numbers.
 The test and validation splits are clean.
 
-Label noise hits the training pairs whose preference the model can learn: a share ``noise``
-(per language: ``noise_by_language``) of the same-language pairs (`wrong`, `near_miss`; an
-annotator does not prefer an answer in another language) is corrupted, as annotators and
-machine translation corrupt real data: most are flipped (chosen and rejected swapped), a share
-``corrupt_share`` has its chosen answer replaced by a near miss of the gold answer (a bad
-translation). Scores keep their positions, so only the model can find the noise. Noise is
-drawn from its own random stream in a fixed order, so the pairs are the same at every noise
-level and the noisy pairs at 0.2 are a subset of those at 0.4.
+Label noise hits the training pairs whose preference the model can learn: the same-language
+pairs (`wrong`, `near_miss`; an annotator does not prefer an answer in another language).
+``noise_model`` says how, and every model records the truth in ``label_flipped`` and
+``noise_kind`` (ground truth that no loss reads). A language whose noise rate
+(``noise_by_language``, else ``noise``) is 0 stays clean under every model.
+
+- ``uniform`` (the negative control): a uniform random share ``noise`` of the pairs is
+  corrupted: most are flipped (chosen and rejected swapped), a share ``corrupt_share`` has
+  its chosen answer replaced by a near miss of the gold answer. Scores keep their positions
+  (the high score stays on `chosen`), so no annotation signal can find the noise.
+- ``margin``: every answer has a latent quality (QUALITY_RANGES: gold above near miss above
+  the rest). Exactly round(noise * eligible) pairs are flipped, drawn without replacement
+  with weights 1 / (1 + exp(gap)) (Bradley-Terry in the quality gap), so close pairs are
+  flipped far more often. Scores are quality + N(0, ``score_noise``) and stay with their
+  answers, as an annotator's scores do when only the label is mistaken.
+- ``derived``: one noisy annotator scores each answer (quality + N(0, ``score_noise``)) and
+  the label is whichever scored higher, as UltraFeedback-style data is binarized. ``noise``
+  is not used: the flip rate is whatever the annotator noise gives (``realized_noise``).
+- ``translation``: the non-English pairs are simulated translations of English ones. A
+  share ``noise`` of them is corrupted as under ``uniform`` (the translation broke the
+  pair), and every non-English training pair gets a ``translation_confidence`` in [0, 1],
+  sigmoid(z) with z ~ N(+d/2, 1) for an intact and N(-d/2, 1) for a corrupted translation,
+  d = ``translation_separation``: its AUC for "intact" is Phi(d / sqrt 2) (0.86 at 1.5).
+
+Noise is drawn from its own random streams in a fixed order, so the pairs are the same at
+every noise level and model, and the noisy pairs at 0.2 are a subset of those at 0.4.
+
+SFT demonstrations (``demonstrations``) are the gold answers of the training questions. With
+``sft_questions: disjoint`` they leave out every question asked in a training pair (in any
+language), and ``sft_share`` keeps a seeded share of the questions: the reference then
+knows less about the preference questions, as a real SFT model does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,9 +71,12 @@ __all__ = [
     "DEMONSTRATION_COLUMNS",
     "KINDS",
     "NOISE_KINDS",
+    "QUALITY_RANGES",
     "SCORE_RANGES",
     "demonstrations",
     "generate_benchmark",
+    "preference_questions",
+    "realized_noise",
     "split_of",
     "write_demonstrations",
 ]
@@ -62,6 +89,13 @@ SCORE_RANGES = {  # 1-10 annotation scale, like UltraFeedback
     "wrong_language": (3.5, 6.5),
     "wrong": (1.0, 4.0),
 }
+QUALITY_RANGES = {  # latent answer quality of the margin and derived noise models
+    "chosen": (8.0, 10.0),
+    "near_miss": (5.5, 8.0),
+    "wrong_language": (3.0, 5.5),
+    "wrong": (1.0, 3.0),
+}
+SOURCE_LANGUAGE = "en"  # the translation noise model translates from English
 DEMONSTRATION_COLUMNS = ("language", "prompt", "completion", "task")
 _TRIES_PER_PAIR = 30
 
@@ -87,18 +121,118 @@ def generate_benchmark(
             for row in made:
                 row["split"] = split
             if split == "train":
-                noise_rng = random.Random(f"capo-benchmark-noise:{seed}:{lang}")
-                _add_noise(made, params.noise_rate(lang), params.corrupt_share, noise_rng, index)
+                _noisy(made, params, seed, lang, index)
             rows.extend(made)
     return rows
 
 
+def _noisy(
+    rows: list[dict[str, Any]], params: BenchmarkParams, seed: int, lang: str, index: dict
+) -> None:
+    """Apply ``params.noise_model`` to one language's training rows (in place)."""
+    rate, model = params.noise_rate(lang), params.noise_model
+    noise_rng = random.Random(f"capo-benchmark-noise:{seed}:{lang}")
+    if model == "uniform":
+        _add_noise(rows, rate, params.corrupt_share, noise_rng, index)
+        return
+    stream = random.Random(f"capo-benchmark-{model}:{seed}:{lang}")
+    if model == "translation":
+        if lang == SOURCE_LANGUAGE:
+            return
+        _add_noise(rows, rate, params.corrupt_share, noise_rng, index)
+        sep = params.translation_separation
+        for row in rows:
+            z = stream.gauss(-sep / 2 if row["label_flipped"] else sep / 2, 1.0)
+            row["translation_confidence"] = round(1 / (1 + math.exp(-z)), 4)
+        return
+    qualities = [_qualities(row, stream) for row in rows]
+    if model == "margin":
+        _margin_flips(rows, qualities, rate, stream)
+    elif params.noise_by_language.get(lang, 1.0) > 0:  # derived: a language set to 0 is clean
+        _derived_labels(rows, qualities, stream, params.score_noise)
+    for row, (q_gold, q_other) in zip(rows, qualities, strict=True):
+        if row["score_chosen"] is None:
+            continue  # unscored pairs publish no scores (their label is still drawn)
+        s_gold, s_other = row.pop("_scores", None) or (
+            q_gold + stream.gauss(0, params.score_noise),
+            q_other + stream.gauss(0, params.score_noise),
+        )
+        flipped = row["noise_kind"] == "flip"
+        row["score_chosen"] = round(s_other if flipped else s_gold, 2)
+        row["score_rejected"] = round(s_gold if flipped else s_other, 2)
+    for row in rows:
+        row.pop("_scores", None)
+
+
+def _qualities(row: dict[str, Any], rng: random.Random) -> tuple[float, float]:
+    """Latent quality of the gold answer and of the other (rejected) answer."""
+    return rng.uniform(*QUALITY_RANGES["chosen"]), rng.uniform(
+        *QUALITY_RANGES[row["rejected_kind"]]
+    )
+
+
+def _flip(row: dict[str, Any]) -> None:
+    row["chosen"], row["rejected"] = row["rejected"], row["chosen"]
+    row["label_flipped"], row["noise_kind"] = True, "flip"
+    row["id"] = pair_id(row["language"], row["prompt"], row["chosen"], row["rejected"])
+
+
+def _margin_flips(
+    rows: list[dict[str, Any]],
+    qualities: list[tuple[float, float]],
+    rate: float,
+    rng: random.Random,
+) -> None:
+    """Flip round(rate * eligible) same-language pairs, weighted by 1 / (1 + exp(gap)).
+
+    Weighted sampling without replacement by Efraimidis-Spirakis keys u^(1/p): the keys are
+    drawn before the rate is applied, so a higher rate flips a superset.
+    """
+    eligible = [i for i, row in enumerate(rows) if row["rejected_kind"] != "wrong_language"]
+    keys = []
+    for i in eligible:
+        gap = qualities[i][0] - qualities[i][1]
+        p = 1 / (1 + math.exp(gap))
+        keys.append((rng.random() ** (1 / p), i))
+    keys.sort(reverse=True)
+    for _, i in keys[: round(rate * len(eligible))]:
+        _flip(rows[i])
+
+
+def _derived_labels(
+    rows: list[dict[str, Any]], qualities: list[tuple[float, float]], rng: random.Random, sd: float
+) -> None:
+    """One noisy annotator scores both answers; a same-language pair takes its label from them."""
+    for row, (q_gold, q_other) in zip(rows, qualities, strict=True):
+        s_gold, s_other = q_gold + rng.gauss(0, sd), q_other + rng.gauss(0, sd)
+        row["_scores"] = (s_gold, s_other)
+        if row["rejected_kind"] != "wrong_language" and s_other > s_gold:
+            _flip(row)
+
+
+def realized_noise(rows: Sequence[dict[str, Any]]) -> float:
+    """Share of same-language training pairs whose label is corrupted (label_flipped)."""
+    eligible = [
+        r for r in rows if r.get("split") == "train" and r["rejected_kind"] != "wrong_language"
+    ]
+    return sum(bool(r["label_flipped"]) for r in eligible) / max(len(eligible), 1)
+
+
 def demonstrations(params: BenchmarkParams, seed: int) -> list[dict[str, Any]]:
-    """Clean SFT demonstrations: every training question in every language, gold answer.
+    """Clean SFT demonstrations: the training questions in every language, gold answer.
 
     Rows {language, prompt, completion, task}, in a seeded order. These are what a real
     pipeline fine-tunes on before preference tuning; never the (noisy) preference pairs.
+    ``sft_questions: disjoint`` leaves out every question that a training pair asks (in any
+    language); ``sft_share`` keeps a seeded share of the remaining questions.
     """
+    items = [it for it in _items(params) if split_of(it, params) == "train"]
+    if params.sft_questions == "disjoint":
+        asked = preference_questions(params, seed)
+        items = [it for it in items if (it.task, it.key) not in asked]
+    if params.sft_share < 1:
+        keep = random.Random(f"capo-sft-share:{seed}")
+        items = [it for it in items if keep.random() < params.sft_share]
     rows = [
         {
             "language": lang,
@@ -106,13 +240,23 @@ def demonstrations(params: BenchmarkParams, seed: int) -> list[dict[str, Any]]:
             "completion": it.golds[lang],
             "task": it.task,
         }
-        for it in _items(params)
-        if split_of(it, params) == "train"
+        for it in items
         for lang in params.languages
         if lang in it.golds
     ]
     random.Random(f"capo-demonstrations:{seed}").shuffle(rows)
     return rows
+
+
+def preference_questions(params: BenchmarkParams, seed: int) -> set[tuple[str, str]]:
+    """(task, key) of every question that a training pair asks, in any language."""
+    by_prompt = {
+        (lang, prompt): (it.task, it.key)
+        for it in _items(params)
+        for lang, prompt in it.prompts.items()
+    }
+    rows = generate_benchmark(params, seed)
+    return {by_prompt[(r["language"], r["prompt"])] for r in rows if r["split"] == "train"}
 
 
 def write_demonstrations(params: BenchmarkParams, seed: int, path: str | Path) -> int:
@@ -209,6 +353,7 @@ def _row(
         "score_rejected": _score(kind, rng) if scored else None,
         "source": "benchmark",
         "translated_from": None,
+        "translation_confidence": None,
         "label_flipped": False,
         "noise_kind": None,
         "gold": gold,

@@ -37,6 +37,8 @@ PAIR_SCHEMA = pa.schema(
         pa.field("source_row", pa.int64(), nullable=False),  # 1-based record number in the source
         pa.field("split", pa.string(), nullable=False),  # "train" | "test"
         pa.field("translated_from", pa.string()),  # id of the English pair it was translated from
+        # [0, 1]: confidence that a translated pair kept its meaning (q_t); null: not translated
+        pa.field("translation_confidence", pa.float64()),
         pa.field("label_flipped", pa.bool_(), nullable=False),  # benchmark noise; never trained on
         pa.field("noise_kind", pa.string()),  # benchmark: flip | corrupted_chosen (label_flipped)
         pa.field("gold", pa.string()),  # benchmark: the verifiable answer

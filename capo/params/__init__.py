@@ -20,7 +20,7 @@ from capo.params.data import (
 )
 from capo.params.parse import NonNegativeInt, ParamsError, parse_section
 from capo.params.results import CompareParams, EvaluateParams, RegisterParams
-from capo.params.study import StudyParams, StudyVariant
+from capo.params.study import StudyParams, StudyRegime, StudyVariant
 from capo.params.training import (
     BUILTIN_MODEL,
     KNOWN_LOSSES,
@@ -47,6 +47,7 @@ __all__ = [
     "RegisterParams",
     "SourceParams",
     "StudyParams",
+    "StudyRegime",
     "StudyVariant",
     "TrainParams",
     "TranslationParams",

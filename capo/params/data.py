@@ -5,12 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from capo.params.parse import FlipRate, Fraction, NonNegativeInt, PositiveInt, Range
+from capo.params.parse import FlipRate, Fraction, NonNegative, NonNegativeInt, PositiveInt, Range
 
-__all__ = ["BenchmarkParams", "IngestParams", "SourceParams", "TranslationParams", "ValidateParams"]
+__all__ = [
+    "NOISE_MODELS",
+    "BenchmarkParams",
+    "IngestParams",
+    "SourceParams",
+    "TranslationParams",
+    "ValidateParams",
+]
 
 
 _BENCHMARK_LANGUAGES = ("en", "de", "es", "fr", "ru", "hi", "ar", "zh", "ja")
+
+
+NOISE_MODELS = ("uniform", "margin", "derived", "translation")
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,25 @@ class BenchmarkParams:
     noise_by_language: dict[str, FlipRate] = field(default_factory=lambda: {"en": 0.0})
     corrupt_share: Fraction = 0.25  # share of noisy pairs with a mistranslated chosen
     unscored_rate: Fraction = 0.1  # share of pairs without annotation scores (CAPO q = 1)
+    noise_model: str = "uniform"  # uniform | margin | derived | translation (capo/data/benchmark)
+    score_noise: NonNegative = 1.0  # sd of the annotator's score noise (margin, derived)
+    translation_separation: NonNegative = (
+        1.5  # translation: d' of the confidence, AUC = Phi(d'/sqrt 2)
+    )
+    sft_questions: str = (
+        "all"  # SFT demonstrations: all training questions | disjoint from the pairs'
+    )
+    sft_share: Fraction = 1.0  # share of the SFT questions kept (seeded): a weaker reference
 
     def __post_init__(self) -> None:
         if not self.languages:
             raise ValueError("languages: must name at least one language")
+        if self.noise_model not in NOISE_MODELS:
+            raise ValueError(
+                f"noise_model: expected one of {NOISE_MODELS}, got {self.noise_model!r}"
+            )
+        if self.sft_questions not in ("all", "disjoint"):
+            raise ValueError(f"sft_questions: expected all or disjoint, got {self.sft_questions!r}")
         if self.test_share + self.validation_share >= 1:
             raise ValueError("test_share + validation_share: must be < 1")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from capo.params.parse import FlipRate, NonNegativeInt, PositiveInt, check_field
-from capo.params.training import LossParams
+from capo.params.data import NOISE_MODELS
+from capo.params.parse import FlipRate, Fraction, NonNegative, NonNegativeInt, PositiveInt
+from capo.params.training import _OVERRIDABLE, check_loss_setting
 
-__all__ = ["StudyParams", "StudyVariant"]
+__all__ = ["StudyParams", "StudyRegime", "StudyVariant"]
 
 
 @dataclass(frozen=True)
@@ -16,11 +18,12 @@ class StudyVariant:
 
     name: str  # label in the report, e.g. "robust"
     loss: str  # capo or a TRL loss type (train.losses' names)
-    settings: dict[str, float] = field(default_factory=dict)  # beta/gamma/tau/kappa/label_smoothing
-    grid: dict[str, tuple[float, ...]] = field(default_factory=dict)  # tuned on validation
+    settings: dict[str, Any] = field(default_factory=dict)  # `loss:` keys (gamma, direction, ...)
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # tuned on validation
+    clean_only: bool = False  # train on the pairs without label noise only: the oracle ceiling
 
     def __post_init__(self) -> None:
-        keys = {"beta", "gamma", "tau", "kappa", "label_smoothing"}
+        keys = set(_OVERRIDABLE)
         bad = sorted((set(self.settings) | set(self.grid)) - keys)
         if bad:
             raise ValueError(f"{self.name}: unknown settings {bad} (known: {sorted(keys)})")
@@ -28,10 +31,24 @@ class StudyVariant:
             if not values:
                 raise ValueError(f"{self.name}.grid.{key}: empty")
         for key, value in self.settings.items():  # the `loss:` section's ranges apply
-            check_field(LossParams, key, value, f"settings.{key}")
+            check_loss_setting(key, value, f"settings.{key}")
         for key, values in self.grid.items():
             for i, value in enumerate(values):
-                check_field(LossParams, key, value, f"grid.{key}[{i}]")
+                check_loss_setting(key, value, f"grid.{key}[{i}]")
+
+
+@dataclass(frozen=True)
+class StudyRegime:
+    """One cell of the study: a benchmark noise model at one level (capo/data/benchmark.py)."""
+
+    name: str  # label in the report, e.g. "margin-0.4"
+    noise_model: str = "uniform"  # uniform | margin | derived | translation
+    noise: FlipRate = 0.0  # share of learnable pairs corrupted (derived: not used)
+    score_noise: NonNegative = 1.0  # annotator score noise sd (margin, derived)
+
+    def __post_init__(self) -> None:
+        if self.noise_model not in NOISE_MODELS:
+            raise ValueError(f"{self.name}: noise_model must be one of {NOISE_MODELS}")
 
 
 def _default_variants() -> tuple[StudyVariant, ...]:
@@ -40,28 +57,64 @@ def _default_variants() -> tuple[StudyVariant, ...]:
         StudyVariant(
             "capo",
             "capo",
-            grid={"gamma": (0.5, 1.0, 2.0), "tau": (0.25, 1.0), "kappa": (0.5, 2.0)},
+            grid={"gamma": (0.0, 0.5, 1.0), "direction": ("down", "up"), "kappa": (0.5, 2.0)},
         ),
-        StudyVariant("ipo", "ipo"),
-        StudyVariant("robust", "robust", grid={"label_smoothing": (0.1, 0.2, 0.3)}),
+        StudyVariant("capo-q", "capo", settings={"gamma": 0.0, "kappa": 1.0}),
+        StudyVariant(
+            "capo-c",
+            "capo",
+            settings={"gamma": 1.0, "use_scores": False, "use_translation_confidence": False},
+        ),
+        StudyVariant("robust", "robust", settings={"label_smoothing": 0.1}),
+        StudyVariant(
+            "focal",
+            "capo",
+            settings={
+                "gamma": 1.0,
+                "direction": "up",
+                "use_scores": False,
+                "use_translation_confidence": False,
+            },
+        ),
+        StudyVariant("oracle", "sigmoid", clean_only=True),
+    )
+
+
+def _default_regimes() -> tuple[StudyRegime, ...]:
+    return (
+        StudyRegime("clean", "uniform", 0.0),
+        StudyRegime("uniform-0.4", "uniform", 0.4),
+        StudyRegime("margin-0.4", "margin", 0.4),
+        StudyRegime("derived-sd2", "derived", 0.0, score_noise=2.0),
+        StudyRegime("translation-0.4", "translation", 0.4),
     )
 
 
 @dataclass(frozen=True)
 class StudyParams:
-    """`study:` every variant at every noise level and seed, on the clean test split."""
+    """`study:` every variant in every regime and seed, on the clean test split."""
 
     variants: tuple[StudyVariant, ...] = field(default_factory=_default_variants)
-    noise: tuple[FlipRate, ...] = (0.0, 0.2, 0.4)  # ingest.benchmark.noise levels, every language
-    seeds: tuple[NonNegativeInt, ...] = (0, 1, 2)  # data, policy and training seeds
+    regimes: tuple[StudyRegime, ...] = field(default_factory=_default_regimes)
+    seeds: tuple[NonNegativeInt, ...] = (0, 1, 2, 3, 4)  # data, policy and training seeds
     baseline: str = "sigmoid"  # the variant every other is paired against (DPO)
-    validation_pairs: PositiveInt = 900  # clean validation pairs for tuning (held-out questions)
-    tune_noise: FlipRate = 0.2  # noise level at which grids are searched, on validation only
-    tune_seed: NonNegativeInt = 0  # seed at which grids are searched
+    candidate: str = "capo"  # the variant the criteria judge
+    ablation: str = "capo-q"  # the candidate must beat this one (data confidence alone)
+    oracle: str = "oracle"  # the ceiling: DPO on the clean pairs only
+    validation_pairs: PositiveInt = 900  # clean validation pairs (held-out questions) for grids
+    tune_seed: NonNegativeInt = 0  # seed at which grids are searched, per regime
+    sft_questions: str = "disjoint"  # the study's SFT: all | disjoint (ingest.benchmark)
+    sft_share: Fraction = 1.0  # share of SFT questions kept (ingest.benchmark.sft_share)
+    sft_epochs: NonNegative = 5.0  # the study's SFT epochs (policy.sft_epochs)
+    compare_full_sft: bool = True  # also measure, at tune_seed, the reference of a full SFT
+    workers: PositiveInt = 2  # trials run in this many processes (one torch thread each)
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names) or self.baseline not in names:
             raise ValueError(f"variants: names must be unique and include {self.baseline!r}")
-        if not self.noise or not self.seeds:
-            raise ValueError("noise and seeds must not be empty")
+        regimes = [r.name for r in self.regimes]
+        if not regimes or len(set(regimes)) != len(regimes) or not self.seeds:
+            raise ValueError("regimes (unique names) and seeds must not be empty")
+        if self.sft_questions not in ("all", "disjoint"):
+            raise ValueError(f"sft_questions: expected all or disjoint: {self.sft_questions!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from capo.params.parse import (
     FlipRate,
@@ -24,6 +24,7 @@ __all__ = [
     "PolicyParams",
     "ReferenceParams",
     "TrainParams",
+    "check_loss_setting",
 ]
 
 
@@ -35,8 +36,23 @@ class LossParams:
     beta: Positive = 0.1  # KL strength: scale of the implicit rewards
     gamma: NonNegative = 1.0  # CAPO confidence exponent; 0 = no model-confidence weighting
     tau: Positive = 1.0  # CAPO confidence temperature
-    kappa: NonNegative = 1.0  # CAPO data-confidence slope on annotation-score differences
+    kappa: Positive = 1.0  # CAPO data-confidence slope on annotation-score differences
     label_smoothing: FlipRate = 0.0  # assumed flip rate: robust, capo (ignored by TRL sigmoid)
+    direction: str = "down"  # CAPO: down = (2c)^gamma, up = focal-style (2(1 - c))^gamma
+    use_scores: bool = True  # CAPO: data confidence from annotation scores (q_s); false: q_s = 1
+    use_translation_confidence: bool = True  # CAPO: q_t = translation_confidence where present
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("down", "up"):
+            raise ValueError(f"direction: expected down or up, got {self.direction!r}")
+
+
+def check_loss_setting(key: str, value: Any, where: str) -> Any:
+    """``value`` checked as field ``key`` of `loss:` (type, range, allowed words)."""
+    value = check_field(LossParams, key, value, where)
+    if key == "direction" and value not in ("down", "up"):
+        raise ValueError(f"{where}: expected down or up, got {value!r}")
+    return value
 
 
 BUILTIN_MODEL = "builtin-tiny"
@@ -44,7 +60,8 @@ BUILTIN_MODEL = "builtin-tiny"
 KNOWN_LOSSES = ("capo", "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair")
 KNOWN_LOSSES += ("sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft")
 KNOWN_LOSSES += ("sigmoid_norm",)
-_OVERRIDABLE = ("beta", "gamma", "tau", "kappa", "label_smoothing")
+_OVERRIDABLE = ("beta", "gamma", "tau", "kappa", "label_smoothing", "direction", "use_scores")
+_OVERRIDABLE += ("use_translation_confidence",)
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class LoraParams:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")  # wrapped layers
 
 
-def _default_overrides() -> dict[str, dict[str, float]]:
+def _default_overrides() -> dict[str, dict[str, Any]]:
     return {"robust": {"label_smoothing": 0.1}}
 
 
@@ -105,7 +122,7 @@ class TrainParams:
     """`train:` preference training, one run per loss in a DVC matrix (capo/training.py)."""
 
     losses: tuple[str, ...] = ("capo", "sigmoid", "ipo", "robust")  # the matrix
-    loss_overrides: dict[str, dict[str, float]] = field(default_factory=_default_overrides)
+    loss_overrides: dict[str, dict[str, Any]] = field(default_factory=_default_overrides)
     epochs: Positive = 1.0  # passes over the training pairs
     max_steps: Annotated[int, Range(ge=-1)] = -1  # stop after N optimizer steps; -1 = epochs
     batch_size: PositiveInt = 16  # pairs per optimizer step, over all processes together
@@ -134,4 +151,4 @@ class TrainParams:
             if name not in KNOWN_LOSSES or bad:
                 raise ValueError(f"loss_overrides.{name}: unknown loss, or bad keys {bad}")
             for key, value in values.items():  # the `loss:` section's ranges apply
-                check_field(LossParams, key, value, f"loss_overrides.{name}.{key}")
+                check_loss_setting(key, value, f"loss_overrides.{name}.{key}")

@@ -1,46 +1,46 @@
-"""The label-noise study: every loss variant at every noise level and seed, in one process.
+"""The noise study: every variant in every noise regime and seed, trials in parallel processes.
 
     result = run_study(load_params("params.yaml"), work_dir="/tmp/capo-study")
-    result["runs"]      # one record per (variant, noise, seed), measured on the clean test split
-    result["settings"]  # each variant's settings, chosen on the validation split
+    result["runs"]      # one record per (variant, regime, seed), on the clean test split
+    result["settings"]  # per regime, each variant's settings chosen on the validation split
+    result["signals"]   # per regime and seed: how well each signal separates noisy pairs (AUC)
 
 It calls the same capo functions as the DVC stages (benchmark, policy SFT, reference
-log-probs, CAPOTrainer, evaluation), without the DVC and Great Expectations overhead, so 45
-training runs fit in minutes. Per seed, one SFT policy serves every noise level: the SFT
-demonstrations are clean and the benchmark's pairs are the same at every level (only their
-labels differ), so the levels differ in nothing but the noise. Tuning grids are searched at
-``study.tune_noise`` and ``study.tune_seed`` by reward accuracy on the validation split
-(never the test split), among settings whose answers stay healthy; ties keep the first.
+log-probs, CAPOTrainer, evaluation), without the DVC and Great Expectations overhead. Three
+phases, each a set of independent trials spread over ``study.workers`` processes (one torch
+thread each; ``workers: 1`` runs them in this process):
+
+1. per seed, SFT a policy (``study.sft_questions``/``sft_share``/``sft_epochs``) and compute
+   reference log-probs of every regime's pairs; the pairs of one seed are the same in every
+   regime, only their labels (and scores) differ;
+2. per regime, search each variant's grid at ``study.tune_seed`` by validation reward
+   accuracy among settings whose answers stay healthy (ties keep the first);
+3. every variant x regime x seed with its chosen settings, measured on the test split.
+
+The test split is never used for a choice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from capo.data.benchmark import demonstrations, generate_benchmark
-from capo.evaluation.evaluate import (
-    GENERATION_METRICS,
-    generation_of,
-    metrics_document,
-    rewards_of,
-    with_health,
-)
-from capo.evaluation.metrics import summarize
-from capo.pairs import REFERENCE_KEY, join_reference
-from capo.params import Params, StudyVariant
-from capo.policy import load_pretrained, prepare_policy
-from capo.reference import reference_logps
-from capo.training import train_loss
+from capo.params import Params, StudyRegime, StudyVariant
 
-__all__ = ["StudyData", "run_study", "variant_params"]
+__all__ = ["auc", "regime_benchmark", "run_study", "signal_aucs", "variant_params"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +53,65 @@ RUN_METRICS = (
 )
 
 
-@dataclasses.dataclass
-class StudyData:
-    """One seed's policy and its pairs with reference log-probs, per noise level."""
+def auc(signal: Sequence[float], clean: Sequence[bool]) -> float | None:
+    """P(signal of a clean pair > signal of a noisy pair), ties counted half (Mann-Whitney).
 
-    seed: int
-    policy_dir: Path
-    train: dict[float, pd.DataFrame]  # noise level -> training pairs
-    validation: pd.DataFrame
-    test: pd.DataFrame
-    policy_metrics: dict[str, Any]  # the SFT policy's generation on the test split
+    None when either class is empty or a signal value is missing for all of a class.
+    """
+    from scipy.stats import rankdata
+
+    x = np.asarray(signal, dtype=float)
+    y = np.asarray(clean, dtype=bool)
+    keep = ~np.isnan(x)
+    x, y = x[keep], y[keep]
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = rankdata(x)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def variant_params(params: Params, variant: StudyVariant, settings: dict[str, float]) -> Params:
+def _learnable(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs that noise may hit (same-language rejections), as the benchmark defines."""
+    return pairs[pairs["rejected_kind"] != "wrong_language"]
+
+
+def signal_aucs(pairs: pd.DataFrame) -> dict[str, float | None]:
+    """AUC for "clean" of each signal on the learnable training pairs.
+
+    score_difference: s_w - s_l (CAPO's q_s), scored pairs only; translation_confidence
+    (q_t); reference_preference: log pi_ref(y_w) - log pi_ref(y_l), what the starting policy
+    already prefers.
+    """
+    from capo.pairs import reference_arrays
+
+    pairs = _learnable(pairs)
+    clean = ~pairs["label_flipped"].astype(bool)
+    ref_chosen, ref_rejected = reference_arrays(pairs)
+    out = {
+        "score_difference": auc(pairs["score_chosen"] - pairs["score_rejected"], clean),
+        "reference_preference": auc(ref_chosen - ref_rejected, clean),
+        "translation_confidence": None,
+    }
+    if "translation_confidence" in pairs and pairs["translation_confidence"].notna().any():
+        out["translation_confidence"] = auc(pairs["translation_confidence"], clean)
+    return out
+
+
+def regime_benchmark(params: Params, regime: StudyRegime) -> Any:
+    """ingest.benchmark set to the regime's noise, the same in every language."""
+    return dataclasses.replace(
+        params.ingest.benchmark,
+        noise=regime.noise,
+        noise_by_language={},
+        noise_model=regime.noise_model,
+        score_noise=regime.score_noise,
+        sft_questions=params.study.sft_questions,
+        sft_share=params.study.sft_share,
+    )
+
+
+def variant_params(params: Params, variant: StudyVariant, settings: dict[str, Any]) -> Params:
     """``params`` set up to train ``variant`` alone with ``settings`` over its defaults."""
     loss = dataclasses.replace(params.loss, type=variant.loss, **{**variant.settings, **settings})
     train = dataclasses.replace(
@@ -74,11 +120,17 @@ def variant_params(params: Params, variant: StudyVariant, settings: dict[str, fl
     return dataclasses.replace(params, loss=loss, train=train)
 
 
-def _bench(params: Params, noise: float) -> Any:
-    return dataclasses.replace(params.ingest.benchmark, noise=noise, noise_by_language={})
+# ---- phase 1: a seed's policy and pairs, on disk ----------------------------------------
+
+
+def _seed_dir(work: Path, seed: int) -> Path:
+    return work / f"seed-{seed}"
 
 
 def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -> pd.DataFrame:
+    from capo.pairs import join_reference
+    from capo.reference import reference_logps
+
     ref = reference_logps(
         model,
         tok,
@@ -89,136 +141,244 @@ def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -
     return join_reference(pairs, ref, "reference log-probs")
 
 
-def prepare_seed(params: Params, seed: int, work: Path) -> StudyData:
-    """SFT the seed's policy on clean demonstrations; pairs of every level with references."""
-    study = params.study
-    levels = sorted({*study.noise, study.tune_noise})
-    splits = {
-        noise: pd.DataFrame(generate_benchmark(_bench(params, noise), seed, study.validation_pairs))
-        for noise in levels
-    }
-    clean = splits[levels[0]]
-    demos = pd.DataFrame(demonstrations(_bench(params, 0.0), seed))
-    policy_dir = work / f"policy-{seed}"
-    prepare_policy(
-        params.policy, clean[clean["split"] == "train"], policy_dir, seed, demonstrations=demos
-    )
-    model, tok = load_pretrained(str(policy_dir))
-    train = {
-        noise: _with_reference(model, tok, frame[frame["split"] == "train"], params)
-        for noise, frame in splits.items()
-    }
-    held = {
-        split: _with_reference(model, tok, clean[clean["split"] == split], params)
-        for split in ("validation", "test")
-    }
+def _sft(params: Params, bench: Any, seed: int, out: Path, epochs: float) -> tuple[Any, Any, int]:
+    from capo.data.benchmark import demonstrations, generate_benchmark
+    from capo.policy import load_pretrained, prepare_policy
+
+    pairs = pd.DataFrame(generate_benchmark(bench, seed))
+    demos = pd.DataFrame(demonstrations(bench, seed))
+    policy = dataclasses.replace(params.policy, sft_epochs=epochs)
+    train = pairs[pairs["split"] == "train"]
+    prepare_policy(policy, train, out, seed, demonstrations=demos)
+    model, tok = load_pretrained(str(out))
+    return model, tok, len(demos)
+
+
+def prepare_seed(params: Params, seed: int, work: Path, full_sft: bool = False) -> dict[str, Any]:
+    """SFT the seed's policy; write its pairs of every regime with reference log-probs.
+
+    Returns the seed's policy record: SFT size, test generation, and per regime the realized
+    noise and the signal AUCs. With ``full_sft`` also a policy SFT'd on every training
+    question for the full number of epochs (the default pipeline's reference), for contrast.
+    """
+    from capo.data.benchmark import generate_benchmark, realized_noise
+    from capo.evaluation.evaluate import GENERATION_METRICS, generation_of
+    from capo.evaluation.metrics import summarize
+
+    study, out = params.study, _seed_dir(work, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    first = regime_benchmark(params, study.regimes[0])
+    model, tok, n_demos = _sft(params, first, seed, out / "policy", study.sft_epochs)
+    record: dict[str, Any] = {"seed": seed, "sft_demonstrations": n_demos, "regimes": {}}
+    held = None
+    for regime in study.regimes:
+        rows = generate_benchmark(regime_benchmark(params, regime), seed, study.validation_pairs)
+        frame = pd.DataFrame(rows)
+        train = _with_reference(model, tok, frame[frame["split"] == "train"], params)
+        train.to_parquet(out / f"{regime.name}.parquet", index=False)
+        record["regimes"][regime.name] = {
+            "realized_noise": realized_noise(rows),
+            "signal_auc": signal_aucs(train),
+        }
+        if held is None:
+            held = {
+                split: _with_reference(model, tok, frame[frame["split"] == split], params)
+                for split in ("validation", "test")
+            }
+            for split, pairs in held.items():
+                pairs.to_parquet(out / f"{split}.parquet", index=False)
     answers = generation_of(model, tok, held["test"], params)
-    policy_metrics = summarize(answers, GENERATION_METRICS)
-    return StudyData(seed, policy_dir, train, held["validation"], held["test"], policy_metrics)
+    policy = summarize(answers, GENERATION_METRICS)
+    record.update(policy["overall"])
+    record["per_language"] = policy["per_language"]
+    (out / "policy.json").write_text(json.dumps(policy, default=float))
+    if full_sft:
+        record["full_sft"] = _full_sft_contrast(params, seed, out)
+    return record
 
 
-def evaluate_run(
+def _full_sft_contrast(params: Params, seed: int, out: Path) -> dict[str, Any]:
+    """The reference a full SFT (all questions, policy.sft_epochs) gives, for contrast."""
+    from capo.data.benchmark import generate_benchmark
+    from capo.evaluation.evaluate import GENERATION_METRICS, generation_of
+    from capo.evaluation.metrics import summarize
+
+    regime = next((r for r in params.study.regimes if r.noise_model != "derived"), None)
+    regime = regime if regime and regime.noise > 0 else params.study.regimes[-1]
+    bench = dataclasses.replace(
+        regime_benchmark(params, regime), sft_questions="all", sft_share=1.0
+    )
+    model, tok, n_demos = _sft(params, bench, seed, out / "policy-full", params.policy.sft_epochs)
+    frame = pd.DataFrame(generate_benchmark(bench, seed))
+    train = _with_reference(model, tok, frame[frame["split"] == "train"], params)
+    test = _with_reference(model, tok, frame[frame["split"] == "test"], params)
+    answers = summarize(generation_of(model, tok, test, params), GENERATION_METRICS)
+    return {
+        "regime": regime.name,
+        "sft_demonstrations": n_demos,
+        "sft_epochs": params.policy.sft_epochs,
+        "generation_accuracy": answers["overall"].get("generation_accuracy"),
+        "signal_auc": signal_aucs(train),
+    }
+
+
+# ---- phases 2 and 3: one trial ------------------------------------------------------------
+
+
+def _noise_weights(pairs: pd.DataFrame, weights: pd.DataFrame) -> dict[str, float | None]:
+    """Mean CAPO weight w of noisy and of clean training pairs under the trained model, and
+    the AUC of the trained model's own margin for "clean" (CAPO's model confidence c)."""
+    joined = _learnable(pairs)[["id", "label_flipped"]].merge(weights[["id", "w", "margin"]])
+    means = joined.groupby("label_flipped")["w"].mean()
+    return {
+        "noisy_mean_w": None if True not in means else float(means[True]),
+        "clean_mean_w": None if False not in means else float(means[False]),
+        "margin_auc": auc(joined["margin"], ~joined["label_flipped"].astype(bool)),
+    }
+
+
+def run_trial(
     params: Params,
-    data: StudyData,
-    variant: StudyVariant,
-    settings: dict[str, float],
-    noise: float,
-    split: str,
     work: Path,
+    variant: StudyVariant,
+    settings: dict[str, Any],
+    regime: str,
+    seed: int,
+    split: str,
 ) -> dict[str, Any]:
-    """Train ``variant`` on the seed's pairs at ``noise``; its metrics document on ``split``."""
-    run_params = variant_params(dataclasses.replace(params, seed=data.seed), variant, settings)
-    out = work / "run"
+    """Train ``variant`` on the seed's pairs of ``regime``; its record on ``split``."""
+    from capo.evaluation.evaluate import generation_of, metrics_document, rewards_of, with_health
+    from capo.pairs import REFERENCE_KEY
+    from capo.policy import load_pretrained
+    from capo.training import train_loss
+
+    data = _seed_dir(work, seed)
+    run_params = variant_params(dataclasses.replace(params, seed=seed), variant, settings)
+    pairs = pd.read_parquet(data / f"{regime}.parquet")
+    train = pairs[~pairs["label_flipped"].astype(bool)] if variant.clean_only else pairs
+    out = work / "runs" / f"{variant.name}-{regime}-{seed}-{split}-{os.getpid()}"
     train_loss(
         variant.loss,
         run_params,
-        data.policy_dir,
-        data.train[noise],
+        data / "policy",
+        train.reset_index(drop=True),
         None,
         out_dir=out / "model",
         checkpoint_dir=out / "checkpoints",
     )
     model, tok = load_pretrained(str(out / "model"))
-    pairs = data.test if split == "test" else data.validation
-    reference = pairs[list(REFERENCE_KEY)]
-    rewards = rewards_of(model, tok, pairs, reference, run_params.loss.beta, params)
-    doc = metrics_document(rewards, generation_of(model, tok, pairs, params))
-    doc["reference"] = {"overall": data.policy_metrics["overall"]}
+    held = pd.read_parquet(data / f"{split}.parquet")
+    rewards = rewards_of(model, tok, held, held[list(REFERENCE_KEY)], run_params.loss.beta, params)
+    doc = metrics_document(rewards, generation_of(model, tok, held, params))
+    policy = json.loads((data / "policy.json").read_text())
+    doc["reference"] = {"overall": policy["overall"]}
     doc = with_health(doc, params)
     weights = pd.read_parquet(out / "model" / "pair_weights.parquet")
-    doc["noise_weights"] = _noise_weights(data.train[noise], weights)
-    return doc
-
-
-def _noise_weights(pairs: pd.DataFrame, weights: pd.DataFrame) -> dict[str, float | None]:
-    """Mean CAPO weight w of noisy and of clean training pairs under the trained model."""
-    joined = pairs[["id", "label_flipped"]].merge(weights[["id", "w"]], on="id")
-    means = joined.groupby("label_flipped")["w"].mean()
-    return {"noisy_mean_w": means.get(True), "clean_mean_w": means.get(False)}
-
-
-def record(doc: dict[str, Any], variant: str, noise: float, seed: int, settings: dict) -> dict:
-    """One run's record for reports/noise_study.json."""
-    rec = {"loss": variant, "noise": noise, "seed": seed, "settings": settings}
+    rec = {
+        "variant": variant.name,
+        "loss": variant.loss,
+        "regime": regime,
+        "noise_model": next(r.noise_model for r in params.study.regimes if r.name == regime),
+        "noise": next(r.noise for r in params.study.regimes if r.name == regime),
+        "seed": seed,
+        "split": split,
+        "settings": settings,
+        "train_pairs": len(train),
+    }
     rec.update({k: doc["overall"].get(k) for k in RUN_METRICS})
     rec["degenerate"] = doc["health"]["degenerate"]
-    rec.update({k: v for k, v in doc.get("noise_weights", {}).items()})
+    rec.update(_noise_weights(pairs, weights))
     rec["per_language"] = {
         lang: {k: v.get(k) for k in RUN_METRICS} for lang, v in sorted(doc["per_language"].items())
     }
+    shutil.rmtree(out, ignore_errors=True)
     return rec
 
 
-def _grid(variant: StudyVariant) -> Iterator[dict[str, float]]:
+# ---- the driver ---------------------------------------------------------------------------
+
+
+def _grid(variant: StudyVariant) -> Iterator[dict[str, Any]]:
+    """The variant's grid points; with gamma 0 the direction is moot and kept once."""
     keys = sorted(variant.grid)
+    seen = []
     for values in itertools.product(*(variant.grid[k] for k in keys)):
-        yield dict(zip(keys, values, strict=True))
+        point = dict(zip(keys, values, strict=True))
+        gamma = point.get("gamma", variant.settings.get("gamma"))
+        if gamma == 0 and "direction" in point:
+            point["direction"] = "down"
+        if point not in seen:
+            seen.append(point)
+            yield point
 
 
-def tune(params: Params, data: StudyData, work: Path, bar: Any) -> tuple[dict, list[dict]]:
-    """Each variant's settings: the grid point with the best validation reward accuracy."""
-    chosen, trials = {}, []
-    for variant in params.study.variants:
-        best: tuple[float, dict] | None = None
-        for settings in _grid(variant):
-            doc = evaluate_run(
-                params, data, variant, settings, params.study.tune_noise, "validation", work
-            )
-            trial = record(doc, variant.name, params.study.tune_noise, data.seed, settings)
-            trials.append(trial)
-            bar.update(1)
-            score = -1.0 if trial["degenerate"] else trial["reward_accuracy"]
-            if best is None or score > best[0]:
-                best = (score, settings)
-        chosen[variant.name] = best[1] if best else {}
-    return chosen, trials
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    logging.getLogger("capo").setLevel(logging.WARNING)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _map(
+    fn: Callable[..., Any], calls: list[tuple], workers: int, desc: str, unit: str
+) -> list[Any]:
+    """``fn(*call)`` for every call, in order; over ``workers`` processes when > 1."""
+    results: list[Any] = [None] * len(calls)
+    with tqdm(total=len(calls), desc=desc, unit=unit) as bar:
+        if workers <= 1:
+            for i, call in enumerate(calls):
+                results[i] = fn(*call)
+                bar.update(1)
+            return results
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = {pool.submit(fn, *call): i for i, call in enumerate(calls)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update(1)
+    return results
 
 
 def run_study(params: Params, work_dir: str | Path) -> dict[str, Any]:
-    """Tune on validation, then run every variant x noise x seed; returns the study JSON."""
+    """Prepare seeds, tune per regime on validation, then run every cell on test."""
     study, work = params.study, Path(work_dir)
-    grid_runs = sum(len(list(_grid(v))) for v in study.variants)  # no grid: one trial
-    total = grid_runs + len(study.variants) * len(study.noise) * len(study.seeds)
-    data_by_seed: dict[int, StudyData] = {}
-    with tqdm(total=total, desc="noise study", unit="run") as bar:
-        seeds = [study.tune_seed, *(s for s in study.seeds if s != study.tune_seed)]
-        chosen: dict[str, dict] = {}
-        trials: list[dict] = []
-        runs: list[dict] = []
-        for seed in seeds:
-            data = data_by_seed[seed] = prepare_seed(params, seed, work)
-            if seed == study.tune_seed:
-                chosen, trials = tune(params, data, work, bar)
-            if seed not in study.seeds:
-                continue
-            for noise, variant in itertools.product(study.noise, study.variants):
-                settings = chosen[variant.name]
-                doc = evaluate_run(params, data, variant, settings, noise, "test", work)
-                runs.append(record(doc, variant.name, noise, seed, settings))
-                bar.update(1)
-    policies = [
-        {"seed": s, **d.policy_metrics["overall"], "per_language": d.policy_metrics["per_language"]}
-        for s, d in sorted(data_by_seed.items())
-        if s in study.seeds
-    ]
-    return {"settings": chosen, "tuning": trials, "policies": policies, "runs": runs}
+    workers = min(study.workers, max(len(study.seeds), 1))
+    seeds = sorted(set(study.seeds) | {study.tune_seed})
+    calls = [(params, s, work, study.compare_full_sft and s == study.tune_seed) for s in seeds]
+    policies = _map(prepare_seed, calls, workers, "noise study: SFT + reference", "seed")
+
+    tuning_calls, tuning_keys = [], []
+    for regime, variant in itertools.product(study.regimes, study.variants):
+        if not variant.grid:
+            continue
+        for point in _grid(variant):
+            tuning_calls.append(
+                (params, work, variant, point, regime.name, study.tune_seed, "validation")
+            )
+            tuning_keys.append((regime.name, variant.name))
+    trials = _map(run_trial, tuning_calls, study.workers, "noise study: tuning", "run")
+    chosen: dict[str, dict[str, dict]] = {
+        r.name: {v.name: {} for v in study.variants} for r in study.regimes
+    }
+    best: dict[tuple[str, str], float] = {}
+    for key, trial in zip(tuning_keys, trials, strict=True):
+        score = -1.0 if trial["degenerate"] else trial["reward_accuracy"]
+        if key not in best or score > best[key]:
+            best[key] = score
+            chosen[key[0]][key[1]] = trial["settings"]
+
+    run_calls = []
+    for regime, seed, variant in itertools.product(study.regimes, study.seeds, study.variants):
+        if variant.clean_only and regime.noise == 0 and regime.noise_model != "derived":
+            continue  # on clean pairs the oracle is the baseline itself
+        settings = chosen[regime.name][variant.name]
+        run_calls.append((params, work, variant, settings, regime.name, seed, "test"))
+    runs = _map(run_trial, run_calls, study.workers, "noise study: test runs", "run")
+    return {
+        "settings": chosen,
+        "tuning": trials,
+        "policies": [p for p in policies if p["seed"] in study.seeds or "full_sft" in p],
+        "regimes": [dataclasses.asdict(r) for r in study.regimes],
+        "runs": runs,
+    }
