@@ -45,9 +45,10 @@ Noise is drawn from its own random streams in a fixed order, so the pairs are th
 every noise level and model, and the noisy pairs at 0.2 are a subset of those at 0.4.
 
 SFT demonstrations (``demonstrations``) are the gold answers of the training questions. With
-``sft_questions: disjoint`` they leave out every question asked in a training pair (in any
-language), and ``sft_share`` keeps a seeded share of the questions: the reference then
-knows less about the preference questions, as a real SFT model does.
+``sft_questions: disjoint`` the training questions are split in half by a stable hash: the
+preference pairs ask one half and the demonstrations answer the other, so no question (in
+any language) is in both; ``sft_share`` keeps a seeded share of the SFT questions. The
+reference then knows less about the preference questions, as a real SFT model does.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def generate_benchmark(
         for split, pairs in counts:
             n = pairs // len(params.languages) + (i < pairs % len(params.languages))
             pool = [it for it in items if lang in it.golds and split_of(it, params) == split]
+            if split == "train" and params.sft_questions == "disjoint":
+                pool = [it for it in pool if not _sft_question(it)]
             rng = random.Random(f"capo-benchmark:{seed}:{lang}:{split}")
             made = _sample(pool, lang, n, rng, index, params.unscored_rate)
             for row in made:
@@ -223,13 +226,12 @@ def demonstrations(params: BenchmarkParams, seed: int) -> list[dict[str, Any]]:
 
     Rows {language, prompt, completion, task}, in a seeded order. These are what a real
     pipeline fine-tunes on before preference tuning; never the (noisy) preference pairs.
-    ``sft_questions: disjoint`` leaves out every question that a training pair asks (in any
-    language); ``sft_share`` keeps a seeded share of the remaining questions.
+    ``sft_questions: disjoint`` keeps the SFT half of the training questions, which no
+    training pair asks; ``sft_share`` keeps a seeded share of those.
     """
     items = [it for it in _items(params) if split_of(it, params) == "train"]
     if params.sft_questions == "disjoint":
-        asked = preference_questions(params, seed)
-        items = [it for it in items if (it.task, it.key) not in asked]
+        items = [it for it in items if _sft_question(it)]
     if params.sft_share < 1:
         keep = random.Random(f"capo-sft-share:{seed}")
         items = [it for it in items if keep.random() < params.sft_share]
@@ -266,6 +268,13 @@ def write_demonstrations(params: BenchmarkParams, seed: int, path: str | Path) -
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     return len(frame)
+
+
+def _sft_question(item: Item) -> bool:
+    """With ``sft_questions: disjoint``: half of the training questions, by a stable hash,
+    are SFT questions and the other half preference questions."""
+    digest = hashlib.sha1(f"capo-sft:{item.task}:{item.key}".encode()).hexdigest()
+    return int(digest[:8], 16) % 2 == 0
 
 
 def split_of(item: Item, params: BenchmarkParams) -> str:
