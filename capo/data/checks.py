@@ -3,9 +3,10 @@
 A row whose prompt, chosen or rejected is a message list (TRL's conversational format) keeps
 its messages in the ``messages`` column (capo/chat.py) beside the rendered texts.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
-mark and surrounding whitespace removed. Scores must be finite numbers, given for both
-answers or for neither. A column that the first parsed row lacks is a whole-source error
-(a misnamed column), naming file, row and column; later rows that lack it are quarantined.
+mark and surrounding whitespace removed. Scores must be numbers, finite in float32 (training's
+precision: 1e308 is finite in float64 only), given for both answers or for neither. A column
+that the first parsed row lacks is a whole-source error (a misnamed column), naming file, row
+and column; later rows that lack it are quarantined.
 A row whose language column is empty (null, blank) has its language identified, like a
 source without a language column. A rejection carries the row's language where the source
 gives one (fixed, or the column's value), for counting quarantine per language.
@@ -20,6 +21,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from capo.chat import conversation_json
 from capo.data.langid import normalize_language
@@ -42,6 +45,7 @@ INTERNAL_FIELDS = (
     "translated_from",
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,16 @@ def _score(value: Any, name: str) -> float | None:
             ) from None
     if not isinstance(value, int | float):
         raise _Reject("wrong_type", f"{name} must be a number, got {type(value).__name__}", name)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float64
+        number = math.inf if value > 0 else -math.inf
+    if math.isnan(number) or (math.isinf(number) and isinstance(value, float)):
         raise _Reject("nan_score", f"{name} is {value}", name)
-    return float(value)
+    with np.errstate(over="ignore"):
+        out_of_range = not np.isfinite(np.float32(number))
+    if out_of_range:  # training computes in float32: 1e308 would become inf there
+        shown = f"{number:.6g}" if math.isfinite(number) else f"{str(value)[:12]}..."
+        reason = f"{name} is {shown}: training's float32 holds at most ±{_FLOAT32_MAX:.4g}"
+        raise _Reject("score_out_of_range", reason, name)
+    return number
