@@ -14,6 +14,7 @@ from capo.params import BenchmarkParams, IngestParams, SourceParams
 
 def ingest(tmp_path, rows: list[dict], **kw):
     """Ingest ``rows`` as one JSONL source "s"; (report, accepted pairs, quarantine by row)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "s.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     source = SourceParams(name="s", path=str(path), language="en")
@@ -50,3 +51,86 @@ def test_scores_beyond_float32_are_quarantined_naming_the_field(tmp_path):
     assert [(p["source_row"], p["score_chosen"]) for p in accepted] == [(5, 3e38)]
     assert report["sources"]["s"]["reasons"] == {"score_out_of_range": 5}
     assert report["languages"]["en"]["quarantined"] == 5
+
+
+def turn(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+SYSTEM, ASK = turn("system", "Answer in one word."), turn("user", "Which day follows Monday?")
+GOOD, BAD = turn("assistant", "Tuesday."), turn("assistant", "Friday.")
+THEN = turn("user", "And after that?")
+
+
+def conv(prompt, chosen, rejected) -> dict:
+    return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+
+# (conversational row, expected (code, field) or None when accepted), row numbers from 1
+EXPLICIT: list[tuple[dict, tuple[str, str] | None]] = [
+    (conv([ASK], [GOOD], [BAD]), None),
+    (conv([SYSTEM, ASK], [GOOD], [BAD]), None),
+    (conv([ASK, GOOD, THEN], [turn("assistant", "Wednesday.")], [BAD]), None),
+    (conv("Which day follows Sunday?", [turn("assistant", "Monday.")], [BAD]), None),
+    (conv([ASK], [turn("user", "Tuesday?")], [BAD]), ("wrong_role", "chosen")),
+    (conv([ASK], [GOOD], [turn("system", "Friday?")]), ("wrong_role", "rejected")),
+    (conv([ASK], [GOOD, turn("user", "Thanks")], [BAD]), ("wrong_role", "chosen")),
+    (conv([ASK, turn("assistant", "Let me see.")], [GOOD], [BAD]), ("wrong_role", "prompt")),
+]
+# TRL's implicit prompt: the turns chosen and rejected share are the prompt
+IMPLICIT: list[tuple[dict, tuple[str, str] | None]] = [
+    ({"chosen": [ASK, GOOD], "rejected": [ASK, BAD]}, None),
+    ({"chosen": [SYSTEM, ASK, GOOD], "rejected": [SYSTEM, ASK, BAD]}, None),
+    ({"chosen": [ASK, GOOD], "rejected": [ASK, turn("user", "Fri.")]}, ("wrong_role", "rejected")),
+]
+
+
+def test_answers_that_are_not_assistant_turns_are_quarantined_naming_the_role(tmp_path):
+    for name, table in (("explicit", EXPLICIT), ("implicit", IMPLICIT)):
+        report, accepted, quarantine = ingest(tmp_path / name, [r for r, _ in table])
+        expected = {i: want for i, (_, want) in enumerate(table, 1) if want}
+        assert {r: (q["code"], q["field"]) for r, q in quarantine.items()} == expected, name
+        assert len(accepted) == len(table) - len(expected)
+        assert report["sources"]["s"]["reasons"] == {"wrong_role": len(expected)}
+        assert report["languages"]["en"]["quarantined"] == len(expected)
+    _, _, explicit = ingest(tmp_path / "again", [r for r, _ in EXPLICIT])
+    assert "chosen has a 'user' turn" in explicit[5]["reason"]
+    assert "rejected has a 'system' turn" in explicit[6]["reason"]
+    assert "chosen has a 'user' turn" in explicit[7]["reason"]
+    assert "prompt ends with an 'assistant' turn" in explicit[8]["reason"]
+    assert "rejected has a 'user' turn" in quarantine[3]["reason"]  # the implicit table's
+
+
+def _template_ids(tokenizer, messages: list[dict[str, str]]) -> list[int]:
+    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)
+    return list(out["input_ids"])
+
+
+def assert_prompts_are_prefixes(tokenizer, pairs) -> int:
+    """Per conversational pair, the tokenised prompt (with the generation prompt, as TRL
+    renders it) is a prefix of the tokenised prompt + chosen and prompt + rejected."""
+    import pandas as pd
+
+    from capo.chat import pair_examples, prompt_ids
+
+    examples = [e for e in pair_examples(pd.DataFrame(pairs)) if isinstance(e["prompt"], list)]
+    for example in examples:
+        prompt = prompt_ids(tokenizer, example["prompt"])
+        for answer in ("chosen", "rejected"):
+            full = _template_ids(tokenizer, example["prompt"] + example[answer])
+            assert full[: len(prompt)] == prompt and len(full) > len(prompt), (answer, example)
+    return len(examples)
+
+
+def test_every_accepted_conversation_renders_its_prompt_as_a_prefix(tmp_path, tiny_tokenizer):
+    from capo.chat import prompt_ids
+
+    for name, table in (("explicit", EXPLICIT), ("implicit", IMPLICIT)):
+        rows = [r for r, _ in table]
+        _, accepted, _ = ingest(tmp_path / name, rows, chat_format="messages")
+        assert assert_prompts_are_prefixes(tiny_tokenizer, accepted) == len(accepted) > 0
+    # what the role check keeps out: a user-turn "answer" does not continue the prompt
+    user_answer = EXPLICIT[4][0]
+    prompt = prompt_ids(tiny_tokenizer, user_answer["prompt"])
+    full = _template_ids(tiny_tokenizer, user_answer["prompt"] + user_answer["chosen"])
+    assert full[: len(prompt)] != prompt

@@ -1,7 +1,8 @@
 """Row checks: turn one source record into a clean pair, or the reason to quarantine it.
 
 A row whose prompt, chosen or rejected is a message list (TRL's conversational format) keeps
-its messages in the ``messages`` column (capo/chat.py) beside the rendered texts.
+its messages in the ``messages`` column (capo/chat.py) beside the rendered texts; its chosen
+and rejected must be assistant turns and its prompt must not end with one.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
 mark and surrounding whitespace removed. Scores must be numbers, finite in float32 (training's
 precision: 1e308 is finite in float64 only), given for both answers or for neither. A column
@@ -217,7 +218,22 @@ def _conversation(values: Mapping[str, Any]) -> str | None:
         if not is_messages(value):
             value = [{"role": "user" if name == "prompt" else "assistant", "content": value}]
         parts[name] = [{**m, "content": clean_text(m["content"])} for m in text_messages(value)]
+    _check_roles(parts)
     return conversation_json(**parts)
+
+
+def _check_roles(parts: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+    """TRL's conversational preference format: chosen and rejected are assistant turns, after
+    a prompt that does not end with one (else the rendered prompt is not a prefix of the
+    rendered prompt + answer, and training would score the wrong tokens)."""
+    for name in ("chosen", "rejected"):
+        for message in parts[name]:
+            if message["role"] != "assistant":
+                reason = f"{name} has a {message['role']!r} turn; answers must be assistant turns"
+                raise _Reject("wrong_role", reason, name)
+    if parts["prompt"][-1]["role"] == "assistant":
+        reason = "prompt ends with an 'assistant' turn; the answers must follow another role"
+        raise _Reject("wrong_role", reason, "prompt")
 
 
 def _blank(value: Any) -> bool:
