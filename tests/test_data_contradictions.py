@@ -13,15 +13,23 @@ from capo.params import BenchmarkParams, IngestParams, SourceParams
 
 
 def ingest(tmp_path, rows: list[dict], **kw):
-    """Ingest ``rows`` as one JSONL source "s"; (report, accepted pairs, quarantine by row)."""
+    """Ingest ``rows`` as one English JSONL source "s"; (report, pairs, quarantine by row)."""
+    report, accepted, quarantine = ingest_sources(tmp_path, {"s": rows}, language="en", **kw)
+    return report, accepted, {q["row"]: q for q in quarantine}
+
+
+def ingest_sources(tmp_path, sources: dict[str, list[dict]], language: str | None = None, **kw):
+    """Ingest each list of rows as a JSONL source of that name; (report, pairs, quarantine)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "s.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    source = SourceParams(name="s", path=str(path), language="en")
-    params = IngestParams(benchmark=BenchmarkParams(enabled=False), sources=(source,), **kw)
+    specs = []
+    for name, rows in sources.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        specs.append(SourceParams(name=name, path=str(path), language=language))
+    params = IngestParams(benchmark=BenchmarkParams(enabled=False), sources=tuple(specs), **kw)
     report = run_ingest(params, seed=0, out_dir=tmp_path / "out")
     out = {k: pq.read_table(tmp_path / "out" / f"{k}.parquet").to_pylist() for k in OUTS}
-    return report, out["train"] + out["test"], {q["row"]: q for q in out["quarantine"]}
+    return report, out["train"] + out["test"], out["quarantine"]
 
 
 OUTS = ("train", "test", "quarantine")
@@ -134,3 +142,60 @@ def test_every_accepted_conversation_renders_its_prompt_as_a_prefix(tmp_path, ti
     prompt = prompt_ids(tiny_tokenizer, user_answer["prompt"])
     full = _template_ids(tiny_tokenizer, user_answer["prompt"] + user_answer["chosen"])
     assert full[: len(prompt)] != prompt
+
+
+def mirror(row: dict) -> dict:
+    return {**row, "chosen": row["rejected"], "rejected": row["chosen"]}
+
+
+def test_a_mirror_pair_quarantines_both_rows_across_chunks(tmp_path):
+    a = pair(1, language="en")
+    de = {"prompt": "Welche Zahl folgt auf 1?", "chosen": "2", "rejected": "0", "language": "de"}
+    rows = [
+        a,  # row 1
+        pair(2, language="en"),
+        de,  # row 3
+        mirror(a),  # row 4: contradicts row 1, in the next chunk
+        {**a, "rejected": "7"},  # same prompt and chosen, another rejected: no contradiction
+        mirror(de),  # row 6: contradicts row 3, in the third chunk
+        mirror(a),  # row 7: contradicts row 1 again
+        {**mirror(a), "language": "de"},  # the same texts in another language: no contradiction
+    ]
+    report, accepted, quarantine = ingest_sources(tmp_path, {"s": rows}, chunk_rows=2)
+    got = {q["row"]: (q["code"], q["language"], q["reason"]) for q in quarantine}
+    assert sorted(got) == [1, 3, 4, 6, 7] and {c for c, _, _ in got.values()} == {"mirror_pair"}
+    assert got[1][1:] == ("en", f"mirror of s row 4{_SWAPPED}")
+    assert got[4][2].startswith("mirror of s row 1 (pair ") and got[4][2].endswith(_SWAPPED)
+    assert got[7][2] == got[4][2]  # the first row is quarantined once, named by both
+    assert got[3][1:] == ("de", f"mirror of s row 6{_SWAPPED}") and "s row 3" in got[6][2]
+    assert sorted(p["source_row"] for p in accepted) == [2, 5, 8]
+    raw = json.loads(next(q["raw"] for q in quarantine if q["row"] == 1))
+    assert (raw["prompt"], raw["chosen"], raw["rejected"]) == (a["prompt"], "2", "0")
+    src = report["sources"]["s"]
+    assert (src["read"], src["accepted"], src["quarantined"]) == (8, 3, 5)
+    assert src["reasons"] == {"mirror_pair": 5}
+    assert {k: v["quarantined"] for k, v in src["languages"].items()} == {"de": 2, "en": 3}
+    assert report["languages"]["en"]["train"] + report["languages"]["en"]["test"] == 2
+    assert report["splits"]["train"] + report["splits"]["test"] == 3 == report["accepted"]
+
+
+def test_a_mirror_in_another_source_names_its_source(tmp_path):
+    a, b = pair(1), pair(2)
+    sources = {"first": [a, b], "second": [pair(3), mirror(b)]}
+    report, accepted, quarantine = ingest_sources(tmp_path, sources, language="en")
+    got = {(q["source"], q["row"]): q["reason"] for q in quarantine}
+    assert got.keys() == {("first", 2), ("second", 2)}
+    assert got["first", 2] == f"mirror of second row 2{_SWAPPED}"
+    assert got["second", 2].startswith("mirror of first row 2 (pair ")
+    assert sorted((p["source"], p["source_row"]) for p in accepted) == [("first", 1), ("second", 1)]
+    for name in ("first", "second"):
+        counts = report["sources"][name]
+        assert (counts["accepted"], counts["quarantined"], counts["reasons"]) == (
+            1,
+            1,
+            {"mirror_pair": 1},
+        )
+        assert counts["languages"]["en"]["quarantined"] == 1
+
+
+_SWAPPED = ": same language and prompt, chosen and rejected swapped"
