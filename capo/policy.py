@@ -40,7 +40,7 @@ from capo.chat import MESSAGES, conversation_json, is_conversational, sft_column
 from capo.errors import CapoError
 from capo.gguf import is_gguf, load_gguf
 from capo.params import BUILTIN_MODEL, PolicyParams
-from capo.reproducible import without_timings
+from capo.reproducible import forget_load_flags, save_tokenizer, without_timings
 from capo.tiny import CHAT_TEMPLATE, build_tiny_llama, train_tokenizer
 
 __all__ = [
@@ -72,7 +72,7 @@ def load_pretrained(name: str, trust_remote_code: bool = False) -> tuple[PreTrai
         raise CapoError(f"tokenizer of {name!r} has no EOS token")
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = CHAT_TEMPLATE
-    return model, tokenizer
+    return model, forget_load_flags(tokenizer)  # its saves must not depend on HF_HUB_OFFLINE
 
 
 def _load_hf(name: str, trust_remote_code: bool) -> tuple[PreTrainedModel, Any]:
@@ -210,7 +210,7 @@ def prepare_policy(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)  # safetensors: transformers 5 writes nothing else
-    tokenizer.save_pretrained(out)
+    save_tokenizer(tokenizer, out)  # without load-time flags such as local_files_only
     sft_log = json.dumps(without_timings(log), indent=1)  # same inputs, same bytes
     (out / "sft_log.json").write_text(sft_log, encoding="utf-8")
     logger.info("policy saved to %s", out)

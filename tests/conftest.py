@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._procs import stop
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -72,12 +74,20 @@ def make_tiny_model(tiny_tokenizer):
 def prefect_server(tmp_path_factory):
     """One real Prefect server (prefect_test_harness) for the whole test session."""
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.server.api.server import SubprocessASGIServer
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
+    server = None
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            from prefect.settings import PREFECT_API_URL
 
-        yield PREFECT_API_URL.value()
+            # the harness's server process; the harness stops it, but not if its teardown fails
+            server = getattr(SubprocessASGIServer._instances.get(None), "server_process", None)
+            yield PREFECT_API_URL.value()
+    finally:
+        if server is not None:
+            stop(server, grace=10, group=False)
 
 
 def git_dvc_repo(path, files: dict[str, str]):

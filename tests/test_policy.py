@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ from capo.policy import (
     sft_examples,
 )
 from capo.reference import tokenize_pairs
+from capo.reproducible import LOAD_TIME_KEYS
 from tests.test_reference import pairs_frame
 
 TINY = dict(vocab_size=400, hidden_size=32, num_layers=1, num_heads=2, max_length=64)
@@ -95,6 +98,34 @@ def test_local_model_directory_loads_safetensors(tmp_path, make_tiny_model, tiny
     prepare_policy(params, pairs_frame(4), tmp_path / "policy")
     a, b = load_file(src / "model.safetensors"), load_file(tmp_path / "policy/model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_saved_policy_does_not_depend_on_hf_hub_offline(
+    tmp_path, make_tiny_model, tiny_tokenizer
+):
+    """The policy stage loads a local model with HF_HUB_OFFLINE=1 and without it (in
+    subprocesses: huggingface_hub reads the variable at import) and saves the same bytes."""
+    src = tmp_path / "hub-like"
+    make_tiny_model(seed=5).save_pretrained(src)
+    tiny_tokenizer.save_pretrained(src)
+    pairs_frame(4).to_parquet(tmp_path / "train.parquet")
+    (tmp_path / "params.yaml").write_text(f"policy: {{model: {src}, sft_epochs: 0}}\n")
+    root = Path(__file__).resolve().parents[1]
+    saved = {}
+    for offline in ("1", None):
+        env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+        env |= {"HF_HUB_OFFLINE": offline} if offline else {}
+        out = tmp_path / f"policy-offline-{offline}"
+        cmd = [sys.executable, "-m", "pipelines.policy", "--params", str(tmp_path / "params.yaml")]
+        cmd += ["--train", str(tmp_path / "train.parquet"), "--out", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        saved[offline] = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+    assert "tokenizer_config.json" in saved["1"] and "model.safetensors" in saved["1"]
+    assert saved["1"] == saved[None]
+    config = json.loads(saved["1"]["tokenizer_config.json"])
+    assert not set(LOAD_TIME_KEYS) & set(config)
+    assert config["eos_token"] == tiny_tokenizer.eos_token  # the tokenizer's own settings stay
 
 
 def test_bad_model_paths_are_capo_errors(tmp_path, make_tiny_model):

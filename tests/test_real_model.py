@@ -25,6 +25,7 @@ from capo.evaluation.generation import greedy_answers
 from capo.policy import load_pretrained
 from capo.reference import reference_logps, tokenize_pairs
 from capo.trainer import CAPOConfig, CAPOTrainer
+from tests.test_data_contradictions import EXPLICIT, IMPLICIT, assert_prompts_are_prefixes, ingest
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +108,13 @@ def test_conversational_pair_renders_through_the_chat_template(smollm2):
                            "<|im_start|>assistant\n")  # fmt: skip
     assert tokenizer.decode(ids["chosen_ids"]) == "Paris.<|im_end|>\n"
     assert tokenizer.decode(ids["rejected_ids"]) == "Lyon.<|im_end|>\n"
+
+
+def test_every_accepted_conversation_renders_its_prompt_as_a_prefix(smollm2, tmp_path):
+    _, tokenizer = smollm2
+    for name, table in (("explicit", EXPLICIT), ("implicit", IMPLICIT)):
+        _, accepted, _ = ingest(tmp_path / name, [r for r, _ in table], chat_format="messages")
+        assert assert_prompts_are_prefixes(tokenizer, accepted) == len(accepted) > 0
 
 
 def test_reference_logps_equal_trl_precompute(smollm2, tmp_path):

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 from capo.params import ValidateParams
-from capo.reproducible import scrub_trainer_state, without_timings
+from capo.reproducible import (
+    LOAD_TIME_KEYS,
+    forget_load_flags,
+    save_tokenizer,
+    scrub_trainer_state,
+    without_timings,
+)
 from capo.validation import validate_pairs
 from tests.validate_data import LANGUAGES, clean_pairs
 
@@ -52,3 +58,24 @@ def test_checkpoint_states_are_scrubbed(tmp_path):
     state.write_text(json.dumps({"global_step": 2, "log_history": [{"eval_runtime": 1.0}]}))
     assert scrub_trainer_state(tmp_path) == 1
     assert json.loads(state.read_text()) == {"global_step": 2, "log_history": [{}]}
+
+
+def test_tokenizers_are_saved_without_how_they_were_loaded(tmp_path, tiny_tokenizer):
+    from transformers import AutoTokenizer
+
+    tiny_tokenizer.save_pretrained(tmp_path / "src")
+    fresh = (tmp_path / "src" / "tokenizer_config.json").read_bytes()
+    loaded = {}
+    for flag in (True, False):  # what HF_HUB_OFFLINE=1 and a networked run pass
+        tok = AutoTokenizer.from_pretrained(tmp_path / "src", local_files_only=flag)
+        tok.save_pretrained(tmp_path / f"plain-{flag}")
+        save_tokenizer(tok, tmp_path / f"scrubbed-{flag}")
+        forget_load_flags(tok).save_pretrained(tmp_path / f"forgot-{flag}")
+        loaded[flag] = tok
+    plain = json.loads((tmp_path / "plain-True" / "tokenizer_config.json").read_text())
+    assert plain["local_files_only"] is True  # the flag transformers writes (the bug)
+    for kind in ("scrubbed", "forgot"):
+        assert _digests(tmp_path / f"{kind}-True") == _digests(tmp_path / f"{kind}-False")
+        config = (tmp_path / f"{kind}-True" / "tokenizer_config.json").read_bytes()
+        assert config == fresh and not set(LOAD_TIME_KEYS) & set(json.loads(config))
+    assert loaded[True]("red cat").input_ids == tiny_tokenizer("red cat").input_ids

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.serve import load_deployment
+from tests._procs import run, running
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,13 +45,8 @@ def deployed(prefect_server):
 
     asyncio.run(create_pool())
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "PWD": str(ROOT)}
-    out = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run(
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], timeout=300, cwd=ROOT, env=env
     )
     assert out.returncode == 0, out.stdout + out.stderr
     return asyncio.run(_read("capo-pipeline/capo-nightly")), spec
@@ -82,14 +77,9 @@ def test_capo_serve_registers_its_own_deployment_and_leaves_capo_nightly_alone(
     before = _fields(asyncio.run(_read("capo-pipeline/capo-nightly")))
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [str(BIN / "capo"), "serve", "--repo", str(ROOT)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    serve = [str(BIN / "capo"), "serve", "--repo", str(ROOT)]
+    # left however the block ends: SIGTERM (a background `pytest &` ignores SIGINT), then kill
+    with log, running(serve, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT) as proc:
         served = None
         for _ in range(240):  # registration takes seconds; give a loaded machine time
             served = asyncio.run(_read("capo-pipeline/capo-serve"))
@@ -98,9 +88,7 @@ def test_capo_serve_registers_its_own_deployment_and_leaves_capo_nightly_alone(
             time.sleep(0.5)
         assert served is not None, (tmp_path / "serve.log").read_text()[-3000:]
         time.sleep(2)  # let the runner start polling before it is told to stop
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]  # not killed
     after = asyncio.run(_read("capo-pipeline/capo-nightly"))
     assert _fields(after) == before and not after.paused
     assert after.id == nightly.id

@@ -97,6 +97,8 @@ def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
         == pd.read_parquet(workspace / "data/validated/train.parquet")["id"].tolist()
     )
     assert weights["w"].between(0, 2).all() and weights["margin"].abs().gt(0).all()
+    tokenizer_config = json.loads((out / "tokenizer_config.json").read_text())
+    assert "local_files_only" not in tokenizer_config  # loaded under HF_HUB_OFFLINE=1 (conftest)
 
 
 def test_pair_weights_of_the_reference_policy_are_the_data_confidence(workspace):

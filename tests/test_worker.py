@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from dvc.utils.hydra import apply_overrides
 
+from tests._procs import run
 from tests.conftest import GIT_ENV, copy_worktree, dvc_bin
 from tests.test_pipeline_e2e import REDUCED
 
@@ -31,9 +31,8 @@ EXPERIMENT = "capo-gamma2"
 
 
 def _run(args: list[str], repo: Path, env: dict | None = None, timeout: int = 900) -> str:
-    proc = subprocess.run(
-        args, cwd=repo, capture_output=True, text=True, env=env or GIT_ENV, timeout=timeout
-    )
+    # its own process group, stopped on timeout: the worker's flow run and its stages too
+    proc = run(args, timeout, cwd=repo, env=env or GIT_ENV)
     assert proc.returncode == 0, f"{args}: {proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
 

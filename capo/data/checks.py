@@ -1,11 +1,13 @@
 """Row checks: turn one source record into a clean pair, or the reason to quarantine it.
 
 A row whose prompt, chosen or rejected is a message list (TRL's conversational format) keeps
-its messages in the ``messages`` column (capo/chat.py) beside the rendered texts.
+its messages in the ``messages`` column (capo/chat.py) beside the rendered texts; its chosen
+and rejected must be assistant turns and its prompt must not end with one.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
-mark and surrounding whitespace removed. Scores must be finite numbers, given for both
-answers or for neither. A column that the first parsed row lacks is a whole-source error
-(a misnamed column), naming file, row and column; later rows that lack it are quarantined.
+mark and surrounding whitespace removed. Scores must be numbers, finite in float32 (training's
+precision: 1e308 is finite in float64 only), given for both answers or for neither. A column
+that the first parsed row lacks is a whole-source error (a misnamed column), naming file, row
+and column; later rows that lack it are quarantined.
 A row whose language column is empty (null, blank) has its language identified, like a
 source without a language column. A rejection carries the row's language where the source
 gives one (fixed, or the column's value), for counting quarantine per language.
@@ -20,6 +22,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from capo.chat import conversation_json
 from capo.data.langid import normalize_language
@@ -42,6 +46,7 @@ INTERNAL_FIELDS = (
     "translated_from",
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,22 @@ def _conversation(values: Mapping[str, Any]) -> str | None:
         if not is_messages(value):
             value = [{"role": "user" if name == "prompt" else "assistant", "content": value}]
         parts[name] = [{**m, "content": clean_text(m["content"])} for m in text_messages(value)]
+    _check_roles(parts)
     return conversation_json(**parts)
+
+
+def _check_roles(parts: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+    """TRL's conversational preference format: chosen and rejected are assistant turns, after
+    a prompt that does not end with one (else the rendered prompt is not a prefix of the
+    rendered prompt + answer, and training would score the wrong tokens)."""
+    for name in ("chosen", "rejected"):
+        for message in parts[name]:
+            if message["role"] != "assistant":
+                reason = f"{name} has a {message['role']!r} turn; answers must be assistant turns"
+                raise _Reject("wrong_role", reason, name)
+    if parts["prompt"][-1]["role"] == "assistant":
+        reason = "prompt ends with an 'assistant' turn; the answers must follow another role"
+        raise _Reject("wrong_role", reason, "prompt")
 
 
 def _blank(value: Any) -> bool:
@@ -248,6 +268,16 @@ def _score(value: Any, name: str) -> float | None:
             ) from None
     if not isinstance(value, int | float):
         raise _Reject("wrong_type", f"{name} must be a number, got {type(value).__name__}", name)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float64
+        number = math.inf if value > 0 else -math.inf
+    if math.isnan(number) or (math.isinf(number) and isinstance(value, float)):
         raise _Reject("nan_score", f"{name} is {value}", name)
-    return float(value)
+    with np.errstate(over="ignore"):
+        out_of_range = not np.isfinite(np.float32(number))
+    if out_of_range:  # training computes in float32: 1e308 would become inf there
+        shown = f"{number:.6g}" if math.isfinite(number) else f"{str(value)[:12]}..."
+        reason = f"{name} is {shown}: training's float32 holds at most ±{_FLOAT32_MAX:.4g}"
+        raise _Reject("score_out_of_range", reason, name)
+    return number

@@ -8,7 +8,9 @@
 
 Sources are read in order (the benchmark first), in chunks of `chunk_rows`: each row is
 checked (capo.data.checks), its language identified when the source gives none, exact
-duplicates (same id) quarantined, and the rest split by a stable hash of the prompt.
+duplicates (same id) quarantined, and the rest split by a stable hash of the prompt. A mirror
+pair (same language and prompt, chosen and rejected swapped) contradicts an accepted one: both
+rows are quarantined, each naming the other, in whichever chunk or source the second comes.
 Accepted pairs keep their record number (`source_row`); quarantined rows keep their
 language (given, else identified from their texts, else null). A source that yields no
 rows is an error unless it sets `allow_empty`.
@@ -52,7 +54,7 @@ class _Run:
     params: IngestParams
     languages: tuple[str, ...]
     sink: PairSink
-    seen: set[str] = field(default_factory=set)
+    seen: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (source, row)
     conversational: set[bool] = field(default_factory=set)  # formats of the accepted pairs
 
 
@@ -104,8 +106,8 @@ def _ingest_source(run: _Run, spec: SourceParams) -> None:
             f"{where}: source {spec.name!r} has no rows"
             " (set allow_empty: true on the source if that is expected)"
         )
-    if keep is not None:
-        _translate_source(run, spec, keep)
+    if keep is not None:  # a retracted pair (a mirror came later) is not translated
+        _translate_source(run, spec, [k for k in keep if k[1]["id"] not in run.sink.retracted])
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -132,10 +134,8 @@ def _consume(
             _identify(checked, run.languages, checker)
             accepted, quarantined = [], []
             for rec, result in checked:
-                pair = result if isinstance(result, dict) else None
-                if pair is not None and _seen_before(run, pair):
-                    reason = f"exact duplicate of pair {pair['id']}"
-                    result = Rejection("duplicate", reason, language=pair["language"])
+                if isinstance(result, dict):
+                    result = _repeated(run, name, rec.row, result) or result
                 if isinstance(result, Rejection):
                     quarantined.append(_quarantine_row(name, rec, result))
                     continue
@@ -152,13 +152,24 @@ def _consume(
     return read
 
 
-def _seen_before(run: _Run, pair: dict[str, Any]) -> bool:
-    """Give ``pair`` its id; True when that id was already accepted in this run."""
-    pair["id"] = pair_id(pair["language"], pair["prompt"], pair["chosen"], pair["rejected"])
+def _repeated(run: _Run, name: str, row: int, pair: dict[str, Any]) -> Rejection | None:
+    """Give ``pair`` its id; a Rejection when it repeats an accepted pair or mirrors one
+    (then that pair is retracted too: the sink moves it to quarantine)."""
+    lang, prompt = pair["language"], pair["prompt"]
+    pair["id"] = pair_id(lang, prompt, pair["chosen"], pair["rejected"])
     if pair["id"] in run.seen:
-        return True
-    run.seen.add(pair["id"])
-    return False
+        return Rejection("duplicate", f"exact duplicate of pair {pair['id']}", language=lang)
+    mirror = pair_id(lang, prompt, pair["rejected"], pair["chosen"])
+    if mirror in run.seen:
+        other, other_row = run.seen[mirror]
+        run.sink.retract(mirror, "mirror_pair", f"mirror of {name} row {row}{_MIRROR}")
+        reason = f"mirror of {other} row {other_row} (pair {mirror}){_MIRROR}"
+        return Rejection("mirror_pair", reason, language=lang)
+    run.seen[pair["id"]] = (name, row)
+    return None
+
+
+_MIRROR = ": same language and prompt, chosen and rejected swapped"
 
 
 def _identify(

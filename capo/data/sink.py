@@ -3,6 +3,9 @@
 Rows are appended in chunks (one row group each), so memory stays bounded by the chunk
 size; files are written under a temporary name and renamed on success. Every counter
 the report holds is updated here, so accepted + quarantined = read holds by construction.
+A pair accepted in an earlier chunk can be retracted (its mirror came later): on success the
+pair files are rewritten once without it, a row group at a time, and it joins the quarantine
+(its ``raw`` then holds the accepted pair's fields), counted there instead.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from capo.data.record import raw_text
 from capo.data.schema import PAIR_SCHEMA, QUARANTINE_SCHEMA, pairs_table, quarantine_table
 
 __all__ = ["OUTPUTS", "PairSink"]
@@ -29,6 +34,7 @@ OUTPUTS = {
 
 NO_LANGUAGE = "<missing>"  # report key of quarantined rows with no language
 _PER_LANGUAGE = ("quarantined", "test", "train")
+_RAW_FIELDS = ("prompt", "chosen", "rejected", "messages", "score_chosen", "score_rejected")
 
 
 def _languages(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
@@ -60,6 +66,7 @@ class PairSink:
         self.sources: dict[str, _Counts] = {}
         self.meta: dict[str, dict[str, Any]] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self.retracted: dict[str, tuple[str, str]] = {}  # pair id -> (code, reason)
 
     def __enter__(self) -> PairSink:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +101,44 @@ class PairSink:
         if quarantined:
             self._writers["quarantine"].write_table(quarantine_table(quarantined))
 
+    def retract(self, pair_id: str, code: str, reason: str) -> None:
+        """Quarantine the accepted pair ``pair_id`` after all (the first reason given stays)."""
+        self.retracted.setdefault(pair_id, (code, reason))
+
+    def _drop_retracted(self) -> None:
+        """Rewrite the pair files without the retracted pairs; quarantine and count those."""
+        for split in ("train", "test") if self.retracted else ():
+            path = self._tmp(split)
+            kept = path.with_name(f"{path.name}.kept")
+            source = pq.ParquetFile(path)
+            with pq.ParquetWriter(kept, PAIR_SCHEMA) as writer:
+                for i in range(source.num_row_groups):
+                    table = source.read_row_group(i)
+                    gone = [x in self.retracted for x in table.column("id").to_pylist()]
+                    if any(gone):
+                        self._requarantine(table.filter(pa.array(gone)).to_pylist())
+                        table = table.filter(pa.array([not g for g in gone]))
+                    if table.num_rows:
+                        writer.write_table(table)
+            kept.replace(path)
+
+    def _requarantine(self, pairs: list[dict[str, Any]]) -> None:
+        rows = []
+        for pair in pairs:
+            code, reason = self.retracted[pair["id"]]
+            counts = self.sources[pair["source"]]
+            counts.accepted -= 1
+            counts.quarantined += 1
+            counts.reasons[code] += 1
+            counts.languages[pair["language"]][pair["split"]] -= 1
+            counts.languages[pair["language"]]["quarantined"] += 1
+            fields = {k: pair[k] for k in _RAW_FIELDS if pair[k] is not None}
+            rows.append(
+                {"source": pair["source"], "row": pair["source_row"], "code": code}
+                | {"reason": reason, "raw": raw_text(fields), "language": pair["language"]}
+            )
+        self._writers["quarantine"].write_table(quarantine_table(rows))
+
     def report(self) -> dict[str, Any]:
         """The ingest report: totals; per split; per language and per source (train, test and
         quarantined rows; per source also the quarantine reasons and languages)."""
@@ -114,11 +159,21 @@ class PairSink:
         }
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
-        for writer in self._writers.values():
-            writer.close()
-        if exc_type is not None:
-            for key in ("train", "test", "quarantine"):
-                self._tmp(key).unlink(missing_ok=True)
+        failed = exc_type is not None
+        try:
+            for key in ("train", "test"):
+                self._writers[key].close()
+            if not failed:
+                self._drop_retracted()
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._writers["quarantine"].close()
+            if failed:
+                for key in ("train", "test", "quarantine"):
+                    self._tmp(key).unlink(missing_ok=True)
+        if failed:
             return
         for key in ("train", "test", "quarantine"):
             self._tmp(key).replace(self.out_dir / OUTPUTS[key])
