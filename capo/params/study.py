@@ -85,7 +85,7 @@ def _default_regimes() -> tuple[StudyRegime, ...]:
         StudyRegime("clean", "uniform", 0.0),
         StudyRegime("uniform-0.4", "uniform", 0.4),
         StudyRegime("margin-0.4", "margin", 0.4),
-        StudyRegime("derived-sd2", "derived", 0.0, score_noise=2.0),
+        StudyRegime("derived-sd3", "derived", 0.0, score_noise=3.0),
         StudyRegime("translation-0.4", "translation", 0.4),
     )
 
