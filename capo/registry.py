@@ -10,6 +10,7 @@ Metrics files are the evaluate stage's ``metrics/<loss>.json``: ``{"overall": {.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "gate_table",
     "model_card",
     "package_model",
+    "trained_loss",
 ]
 
 # What a Hugging Face model directory needs: weights, config, tokenizer, chat template.
@@ -142,9 +144,15 @@ class CardInfo:
     metrics: dict[str, Any]  # the promoted loss's metrics file
     baseline_metrics: dict[str, Any] | None
     data_md5: str  # DVC's md5 of the training data file
-    git_commit: str
+    weights_md5: str  # md5 of the packaged model.safetensors
     license: str = "other"
     dataset: str = "capo-builtin-multilingual-benchmark"
+
+
+def trained_loss(params: Any, loss: str) -> Any:
+    """params.loss as ``loss`` trained with it: its type, under its train.loss_overrides entry."""
+    overrides = params.train.loss_overrides.get(loss, {})
+    return dataclasses.replace(params.loss, type=loss, **overrides)
 
 
 def file_md5(path: Path) -> str:
@@ -206,9 +214,12 @@ def model_card(info: CardInfo) -> str:
         "## Training",
         "",
         f"- loss: `{p.type}`, beta={p.beta}, gamma={p.gamma}, tau={p.tau}, kappa={p.kappa}, "
-        f"label_smoothing={p.label_smoothing}",
+        f"label_smoothing={p.label_smoothing}, direction={p.direction}, "
+        f"use_scores={p.use_scores}, use_translation_confidence={p.use_translation_confidence}",
         f"- training data (DVC md5): `{info.data_md5}`",
-        f"- code (git commit): `{info.git_commit}`",
+        f"- weights (md5 of model.safetensors): `{info.weights_md5}`",
+        "- code: the git commit whose dvc.lock records this package (`git log -- dvc.lock`);",
+        "  the card names no commit itself, so reproducing it gives the same bytes",
         "",
     ]
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)

@@ -11,24 +11,24 @@ and list versions as GTO git tags.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
 from capo.params import load_params
-from capo.registry import CardInfo, apply_gate, file_md5, model_card, package_model
-from pipelines._stage import output, run_stage
+from capo.registry import (
+    CardInfo,
+    apply_gate,
+    file_md5,
+    model_card,
+    package_model,
+    trained_loss,
+)
+from pipelines._stage import run_stage
 
 __all__ = ["main", "parse_args"]
 
 logger = logging.getLogger("capo.pipelines.register")
-
-
-def _git_commit() -> str:
-    commit = output(["git", "rev-parse", "HEAD"]).strip()
-    dirty = output(["git", "status", "--porcelain", "--untracked-files=no"]).strip()
-    return commit + ("-dirty" if dirty else "")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,11 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         name=gate.name,
         base_model=params.policy.model,
         languages=sorted(metrics[gate.loss].get("per_language", {})),
-        loss=dataclasses.replace(params.loss, type=gate.loss),
+        loss=trained_loss(params, gate.loss),  # `loss:` under the loss's own overrides
         metrics=metrics[gate.loss],
         baseline_metrics=metrics[gate.baseline],
         data_md5=file_md5(Path(args.train_data)),
-        git_commit=_git_commit(),
+        weights_md5=file_md5(Path(args.models) / gate.loss / "model.safetensors"),
         license=gate.license,
     )
     files = package_model(Path(args.models) / gate.loss, Path(args.out), model_card(info))

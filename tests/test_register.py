@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from capo.evaluation.metrics import generation_health
-from capo.params import RegisterParams
-from capo.registry import gate_checks
+from capo.params import RegisterParams, load_params
+from capo.registry import CardInfo, gate_checks, model_card, trained_loss
 from tests.conftest import GIT_ENV as ENV
 from tests.conftest import git_dvc_repo
 
@@ -123,6 +123,26 @@ def test_gate_refuses_a_model_that_stopped_answering():
     slipping = _metrics(0.9, {"de": 0.9}, answers=0.84)  # 0.06 below the policy's 0.9
     checks = {c.name: c.passed for c in gate_checks({**metrics, "capo": slipping}, gate)}
     assert checks["generation accuracy drop vs policy"] is False and checks["empty answers"]
+
+
+def test_the_card_shows_the_registered_loss_settings_and_no_run_dependent_fields():
+    """register.loss robust trains with label_smoothing 0.1 (its override), not loss: 0.0."""
+    params = load_params("params.yaml")
+    loss = trained_loss(params, "robust")
+    assert (loss.type, loss.label_smoothing, params.loss.label_smoothing) == ("robust", 0.1, 0.0)
+    info = CardInfo(
+        name="capo-policy",
+        base_model="builtin-tiny",
+        languages=["de"],
+        loss=loss,
+        metrics=_metrics(0.8, {"de": 0.8}),
+        baseline_metrics=_metrics(0.7, {"de": 0.7}),
+        data_md5="d" * 32,
+        weights_md5="w" * 32,
+    )
+    card = model_card(info)
+    assert "label_smoothing=0.1" in card and "w" * 32 in card
+    assert "git commit):" not in card
 
 
 @pytest.mark.slow
