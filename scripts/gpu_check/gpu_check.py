@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's reference log-prob bars
 
 if importlib.util.find_spec("trl") is None:
     if SITE.is_dir():  # run directly after scripts/gpu-check.sh installed the wheels once
@@ -388,6 +389,7 @@ def run_timing(args, tok, data, workdir) -> dict[str, Any]:
         trainers[loss] = make_trainer(loss, model, tok, data, args, workdir=workdir)
         prepare_for_steps(trainers[loss])
         batches[loss] = list(trainers[loss].get_train_dataloader())
+        probes[loss].seen.clear()  # keep only the stepped forwards (not the reference pass)
     times: dict[str, list[float]] = {"capo": [], "sigmoid": []}
     losses: dict[str, list[float]] = {"capo": [], "sigmoid": []}
     for i in range(steps):
@@ -561,7 +563,8 @@ def summary(result: dict[str, Any]) -> str:
         lines.append(
             f"timing: median step capo {t['capo_median_ms']:.1f} ms, dpo {t['dpo_median_ms']:.1f}"
             f" ms over {t['timed_steps']} steps each: ratio {t['ratio_capo_over_dpo']:.3f} "
-            f"({verdict} the goal <= {t['goal_ratio']})"
+            f"({verdict} the goal <= {t['goal_ratio']}); Linear outputs "
+            f"{t['linear_output_dtypes']}"
         )
     if (mem := result.get("memory")) is not None:
         if mem["capo_peak_mib"] is None:
