@@ -1,0 +1,42 @@
+"""The README's headline numbers are the committed noise study's (reports/noise_study.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _headline_rows() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("<!-- headline:start -->")
+    end = text.index("<!-- headline:end -->")
+    rows = [line for line in text[start:end].splitlines() if line.startswith("| ")]
+    return {row.split("|")[1].strip().strip("`"): row for row in rows[1:]}
+
+
+def _signed(est: dict) -> str:
+    return f"{est['mean']:+.3f} [{est['low']:+.3f}, {est['high']:+.3f}]"
+
+
+def test_headline_table_equals_the_study_json():
+    result = json.loads((ROOT / "reports/noise_study.json").read_text(encoding="utf-8"))
+    summary = result["summary"]
+    base, cand, oracle = summary["baseline"], summary["candidate"], summary["oracle"]
+    rows = _headline_rows()
+    assert set(rows) == set(summary["regimes"])
+    for regime in summary["regimes"]:
+        row = rows[regime]
+        means, paired = summary["means"][regime], summary["paired"][regime]
+        verdict = summary["verdicts"][regime]
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[1] == f"{means[base]['reward_accuracy']['mean']:.3f}", regime
+        assert cells[2] == f"{means[cand]['reward_accuracy']['mean']:.3f}", regime
+        assert cells[3].strip("*") == _signed(paired[cand]["reward_accuracy"]), regime
+        assert cells[4] == _signed(verdict["vs_ablation"]), regime
+        if oracle in paired:
+            assert cells[5] == f"{paired[oracle]['reward_accuracy']['mean']:+.3f}", regime
+        else:
+            assert cells[5] == "-", regime
+        assert cells[6] == verdict["text"], regime
