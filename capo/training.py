@@ -10,9 +10,11 @@ depend on N. A run whose checkpoint directory holds checkpoints of the same inpu
 params, data and policy) resumes from the last one and ends with the same weights as an
 uninterrupted run. At the end the merged model is saved (safetensors) with the final model's
 log-probs and implicit margin per training pair (``pair_weights.parquet``); for loss "capo" also
-CAPO's confidence c and weight w, which are null for a TRL loss (it has no CAPO weights, and its
-settings carry no CAPO parameters to compute them with). ``settings`` (the train stage reads them
-from its loss_settings file) default to ``loss_settings(loss, params)``.
+CAPO's confidence c and weight w, which are null for a TRL loss trained with its own
+``settings`` (the train stage reads them from its loss_settings file: a TRL loss's carry no CAPO
+parameters to compute them with). Without ``settings`` they default to
+``loss_settings(loss, params)`` and every model gets c and w at those (the noise study compares
+its variants' pairs that way).
 """
 
 from __future__ import annotations
@@ -256,6 +258,9 @@ def train_loss(
     ``loss_settings(loss, params)``.
     """
     policy_dir, checkpoint_dir, out = Path(policy_dir), Path(checkpoint_dir), Path(out_dir)
+    # CAPO weights of a TRL loss's model only when the caller gave no settings of its own
+    # (the noise study compares every variant's pairs "as if" weighted by params.loss)
+    capo = loss == "capo" or settings is None
     settings = settings or loss_settings(loss, params)
     args = make_config(loss, params, checkpoint_dir, settings)
     frames = [train_pairs] + ([test_pairs] if test_pairs is not None else [])
@@ -282,7 +287,7 @@ def train_loss(
     if test_pairs is not None:
         trainer.evaluate()
     if trainer.accelerator.is_main_process:
-        _save(trainer, tokenizer, train_pairs, loss, settings, params, out)
+        _save(trainer, tokenizer, train_pairs, loss, settings, params, out, capo=capo)
     trainer.accelerator.wait_for_everyone()
     return trainer
 
@@ -295,6 +300,8 @@ def _save(
     settings: LossSettings,
     params: Params,
     out: Path,
+    *,
+    capo: bool,
 ) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: ship plain merged weights
@@ -302,7 +309,7 @@ def _save(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    weights = pair_weights(model, tokenizer, pairs, settings, params, capo=loss == "capo")
+    weights = pair_weights(model, tokenizer, pairs, settings, params, capo=capo)
     weights.to_parquet(out / "pair_weights.parquet", index=False)
     history = without_timings(trainer.state.log_history)  # same inputs, same bytes
     (out / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
