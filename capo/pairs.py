@@ -4,6 +4,8 @@
     ref_path = split_path("data/reference", "train")
     joined = join_reference(pairs, read_table(ref_path, REFERENCE_KEY), where=str(ref_path))
     settings = loss_settings("capo", params)     # LossSettings(beta=0.1, gamma=1.0, ...)
+    write_loss_settings("sigmoid", params, "data/loss_settings")   # {"beta": 0.1, ...}
+    settings = read_loss_settings("data/loss_settings/sigmoid.json")
 
 Rows are preference pairs (DESIGN.md §3; ingest writes them in capo/data/schema.py's
 PAIR_SCHEMA). The reference stage adds, per pair ``id``, the summed completion log-probs
@@ -14,15 +16,18 @@ only read tables (compare) do not load torch.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from capo.errors import CapoError
-from capo.params import KNOWN_LOSSES, Params
+from capo.params import KNOWN_LOSSES, LossParams, Params
 
 __all__ = [
     "COLUMNS",
@@ -33,16 +38,21 @@ __all__ = [
     "REF_COLUMNS",
     "SCORE_COLUMNS",
     "TEXT_COLUMNS",
+    "TRL_SETTINGS",
     "LossSettings",
     "confidence_array",
     "join_reference",
     "loss_settings",
+    "read_loss_settings",
     "read_split",
     "read_table",
     "reference_arrays",
     "reward_beta",
     "score_arrays",
+    "settings_document",
+    "settings_path",
     "split_path",
+    "write_loss_settings",
     "write_split",
 ]
 
@@ -163,16 +173,25 @@ def score_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
 
 @dataclass(frozen=True)
 class LossSettings:
-    """One loss's hyper-parameters: params.yaml `loss:` under its train.loss_overrides entry."""
+    """One loss's hyper-parameters: params.yaml `loss:` under its train.loss_overrides entry.
+
+    Fields a loss does not read (a TRL loss reads beta and label_smoothing only) keep
+    LossParams' defaults when read from a settings file; CAPOConfig ignores them.
+    """
 
     beta: float  # scale of the implicit rewards r = beta * (log pi - log pi_ref)
-    gamma: float  # CAPO: exponent of the model confidence, (2c)^gamma; 0 = DPO
-    tau: float  # CAPO: temperature of c = sigmoid(m / tau)
-    kappa: float  # CAPO: slope of the data confidence q = sigmoid(kappa (s_w - s_l))
-    label_smoothing: float  # conservative-DPO epsilon (sigmoid, robust, capo)
-    direction: str = "down"  # CAPO: down = (2c)^gamma, up = focal-style (2(1 - c))^gamma
-    use_scores: bool = True  # CAPO: data confidence from annotation scores
-    use_translation_confidence: bool = True  # CAPO: q_t = translation_confidence
+    gamma: float = LossParams.gamma  # CAPO: exponent of the model confidence, (2c)^gamma; 0 = DPO
+    tau: float = LossParams.tau  # CAPO: temperature of c = sigmoid(m / tau)
+    kappa: float = LossParams.kappa  # CAPO: slope of the data confidence q = sigmoid(kappa ds)
+    label_smoothing: float = LossParams.label_smoothing  # conservative-DPO epsilon (robust, capo)
+    direction: str = LossParams.direction  # CAPO: down = (2c)^gamma, up = (2(1 - c))^gamma
+    use_scores: bool = LossParams.use_scores  # CAPO: data confidence from annotation scores
+    use_translation_confidence: bool = LossParams.use_translation_confidence  # CAPO: q_t
+
+
+# What a TRL loss reads of LossSettings (TRL's DPOConfig beta and label_smoothing); capo reads
+# every field. CAPOConfig takes gamma etc. for every loss but uses them only for loss "capo".
+TRL_SETTINGS = ("beta", "label_smoothing")
 
 
 def _check_trained(loss: str, params: Params) -> None:
@@ -206,3 +225,41 @@ def reward_beta(loss: str, params: Params) -> float:
     if params.evaluate.beta is not None:
         return params.evaluate.beta
     return float(loss_settings(loss, params).beta)
+
+
+def settings_document(loss: str, params: Params) -> dict[str, Any]:
+    """Exactly the settings ``loss`` reads, by name: every LossSettings field for capo,
+    TRL_SETTINGS for a TRL loss (so a CAPO-only change leaves a TRL loss's document as it was)."""
+    settings = dataclasses.asdict(loss_settings(loss, params))
+    return settings if loss == "capo" else {k: settings[k] for k in TRL_SETTINGS}
+
+
+def settings_path(folder: str | Path, loss: str) -> Path:
+    """Where the loss_settings stage keeps one loss's settings: <folder>/<loss>.json."""
+    return Path(folder) / f"{loss}.json"
+
+
+def write_loss_settings(loss: str, params: Params, folder: str | Path) -> Path:
+    """Write settings_document as JSON with sorted keys (same settings, same bytes)."""
+    path = settings_path(folder, loss)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings_document(loss, params), indent=1, sort_keys=True) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_loss_settings(path: str | Path) -> LossSettings:
+    """The LossSettings of a settings file; fields it lacks keep LossParams' defaults."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise CapoError(f"{path}: cannot read loss settings: {err.strerror or err}") from err
+    except ValueError as err:
+        raise CapoError(f"{path}: not valid JSON: {err}") from err
+    if not isinstance(doc, dict) or "beta" not in doc:
+        raise CapoError(f"{path}: expected a JSON object of loss settings with a beta")
+    unknown = sorted(set(doc) - {f.name for f in dataclasses.fields(LossSettings)})
+    if unknown:
+        raise CapoError(f"{path}: unknown loss settings {unknown}")
+    return LossSettings(**doc)

@@ -8,8 +8,13 @@ is held in memory. ``params.train.batch_size`` is the global batch: with N proce
 (``accelerate launch``, ``torchrun``) each takes batch_size / N, so the loss curve does not
 depend on N. A run whose checkpoint directory holds checkpoints of the same inputs (a fingerprint of
 params, data and policy) resumes from the last one and ends with the same weights as an
-uninterrupted run. At the end the merged model is saved (safetensors) with the per-pair CAPO
-weights of the final model over the training pairs (``pair_weights.parquet``).
+uninterrupted run. At the end the merged model is saved (safetensors) with the final model's
+log-probs and implicit margin per training pair (``pair_weights.parquet``); for loss "capo" also
+CAPO's confidence c and weight w, which are null for a TRL loss trained with its own
+``settings`` (the train stage reads them from its loss_settings file: a TRL loss's carry no CAPO
+parameters to compute them with). Without ``settings`` they default to
+``loss_settings(loss, params)`` and every model gets c and w at those (the noise study compares
+its variants' pairs that way).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from accelerate import PartialState
@@ -71,9 +77,14 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOConfig:
-    """CAPOConfig of one matrix entry; the global batch is split over processes."""
-    train, settings = params.train, loss_settings(loss, params)
+def make_config(
+    loss: str, params: Params, checkpoint_dir: str | Path, settings: LossSettings | None = None
+) -> CAPOConfig:
+    """CAPOConfig of one matrix entry; the global batch is split over processes.
+
+    ``settings``: the loss's settings; None = loss_settings(loss, params).
+    """
+    train, settings = params.train, settings or loss_settings(loss, params)
     per_step = _world_size() * train.gradient_accumulation_steps
     if train.batch_size % per_step:
         raise CapoError(f"train.batch_size {train.batch_size} not divisible by {per_step}")
@@ -115,10 +126,13 @@ def make_config(loss: str, params: Params, checkpoint_dir: str | Path) -> CAPOCo
     )
 
 
-def _fingerprint(loss: str, params: Params, policy_dir: Path, data: list[pd.DataFrame]) -> str:
-    """Hash of everything a checkpoint depends on: params, data, policy files, world size."""
+def _fingerprint(
+    loss: str, params: Params, settings: LossSettings, policy_dir: Path, data: list[pd.DataFrame]
+) -> str:
+    """Hash of everything a checkpoint depends on: settings, params, data, policy, world size."""
     h = hashlib.sha256()
-    section = {k: dataclasses.asdict(getattr(params, k)) for k in ("loss", "train", "policy")}
+    section = {k: dataclasses.asdict(getattr(params, k)) for k in ("train", "policy")}
+    section["loss"] = dataclasses.asdict(settings)  # what it trains with, not all of `loss:`
     h.update(json.dumps([loss, params.seed, section, _world_size()], default=str).encode())
     for frame in data:
         h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).values.tobytes())
@@ -160,21 +174,10 @@ def _lora_config(params: Params) -> Any:
     )
 
 
-def pair_weights(
-    model: Any, tokenizer: Any, pairs: pd.DataFrame, settings: LossSettings, params: Params
-) -> pd.DataFrame:
-    """CAPO's w, c and margin per training pair under ``model`` (columns from the reference)."""
-    logps = pair_logps(
-        model,
-        tokenize_pairs(tokenizer, pairs),
-        pad_token_id=tokenizer.pad_token_id,
-        batch_size=params.reference.batch_size,
-        max_length=params.policy.max_length,
-        desc="pair weights",
-    )
-    chosen, rejected = (torch.tensor(x) for x in logps)
-    ref_c, ref_r = (torch.tensor(x) for x in reference_arrays(pairs))
-    margin = implicit_margin(chosen, rejected, ref_c, ref_r, settings.beta)
+def _capo_weights(
+    margin: torch.Tensor, pairs: pd.DataFrame, settings: LossSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """CAPO's c and w of each pair at ``margin`` (capo/loss.py capo_weights)."""
     sw = sr = mask = confidence = None
     scores = score_arrays(pairs) if settings.use_scores else None
     if settings.use_translation_confidence and confidence_array(pairs) is not None:
@@ -193,14 +196,45 @@ def pair_weights(
         translation_confidence=confidence,
         direction=settings.direction,
     )
+    return c.numpy(), w.numpy()
+
+
+def pair_weights(
+    model: Any,
+    tokenizer: Any,
+    pairs: pd.DataFrame,
+    settings: LossSettings,
+    params: Params,
+    *,
+    capo: bool = True,
+) -> pd.DataFrame:
+    """Policy log-probs, margin and CAPO's c and w per training pair under ``model``.
+
+    ``capo=False`` (a model trained with a TRL loss): c and w are null (NaN); the margin is
+    at ``settings.beta``.
+    """
+    logps = pair_logps(
+        model,
+        tokenize_pairs(tokenizer, pairs),
+        pad_token_id=tokenizer.pad_token_id,
+        batch_size=params.reference.batch_size,
+        max_length=params.policy.max_length,
+        desc="pair weights",
+    )
+    chosen, rejected = (torch.tensor(x) for x in logps)
+    ref_c, ref_r = (torch.tensor(x) for x in reference_arrays(pairs))
+    margin = implicit_margin(chosen, rejected, ref_c, ref_r, settings.beta)
+    c = w = np.full(len(pairs), np.nan)
+    if capo:
+        c, w = _capo_weights(margin, pairs, settings)
     return pd.DataFrame(
         {
             "id": pairs["id"].to_numpy(),
             "policy_chosen_logps": chosen.numpy(),
             "policy_rejected_logps": rejected.numpy(),
             "margin": margin.numpy(),
-            "c": c.numpy(),
-            "w": w.numpy(),
+            "c": c,
+            "w": w,
         }
     )
 
@@ -215,15 +249,22 @@ def train_loss(
     out_dir: str | Path,
     checkpoint_dir: str | Path,
     callbacks: list[TrainerCallback] | None = None,
+    settings: LossSettings | None = None,
 ) -> CAPOTrainer:
     """Train one loss from the policy; pairs must carry the reference columns.
 
-    ``callbacks`` are TrainerCallbacks (the stage passes its dvclive logger).
+    ``callbacks`` are TrainerCallbacks (the stage passes its dvclive logger). ``settings``: the
+    loss's settings (the stage reads them from its loss_settings file); None =
+    ``loss_settings(loss, params)``.
     """
     policy_dir, checkpoint_dir, out = Path(policy_dir), Path(checkpoint_dir), Path(out_dir)
-    args = make_config(loss, params, checkpoint_dir)
+    # CAPO weights of a TRL loss's model only when the caller gave no settings of its own
+    # (the noise study compares every variant's pairs "as if" weighted by params.loss)
+    capo = loss == "capo" or settings is None
+    settings = settings or loss_settings(loss, params)
+    args = make_config(loss, params, checkpoint_dir, settings)
     frames = [train_pairs] + ([test_pairs] if test_pairs is not None else [])
-    fingerprint = _fingerprint(loss, params, policy_dir, frames)
+    fingerprint = _fingerprint(loss, params, settings, policy_dir, frames)
     with PartialState().main_process_first():  # one process cleans up; all see one answer
         resume = _resume_from(checkpoint_dir, fingerprint)
     model, tokenizer = load_pretrained(str(policy_dir), params.policy.trust_remote_code)
@@ -246,13 +287,21 @@ def train_loss(
     if test_pairs is not None:
         trainer.evaluate()
     if trainer.accelerator.is_main_process:
-        _save(trainer, tokenizer, train_pairs, loss, params, out)
+        _save(trainer, tokenizer, train_pairs, loss, settings, params, out, capo=capo)
     trainer.accelerator.wait_for_everyone()
     return trainer
 
 
 def _save(
-    trainer: CAPOTrainer, tokenizer: Any, pairs: pd.DataFrame, loss: str, params: Params, out: Path
+    trainer: CAPOTrainer,
+    tokenizer: Any,
+    pairs: pd.DataFrame,
+    loss: str,
+    settings: LossSettings,
+    params: Params,
+    out: Path,
+    *,
+    capo: bool,
 ) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: ship plain merged weights
@@ -260,7 +309,7 @@ def _save(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    weights = pair_weights(model, tokenizer, pairs, loss_settings(loss, params), params)
+    weights = pair_weights(model, tokenizer, pairs, settings, params, capo=capo)
     weights.to_parquet(out / "pair_weights.parquet", index=False)
     history = without_timings(trainer.state.log_history)  # same inputs, same bytes
     (out / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")

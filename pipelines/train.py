@@ -1,10 +1,15 @@
 """DVC stage `train` (one matrix entry per loss): preference training from the policy.
 
-    python -m pipelines.train --loss capo
+    python -m pipelines.train --loss capo --settings data/loss_settings/capo.json
     accelerate launch --num_processes 2 -m pipelines.train --loss capo      # 2 GPUs
     torchrun --nproc_per_node 2 -m pipelines.train --loss capo              # 2 CPU processes
 
 (`accelerate launch --cpu` starts a single process: accelerate's multi-CPU mode needs MPI.)
+
+dvc.yaml passes the loss's settings as its file of the loss_settings stage (``--settings``),
+not through params.yaml `loss:`: DVC tracks that file, which holds only what the loss reads, so
+a CAPO-only change (loss.gamma) retrains capo alone. Without ``--settings`` (a run by hand) they
+are resolved from ``--params`` as that stage would.
 
 Metrics and training curves go to dvclive (one directory per loss). The dvclive logger lives
 here, not in capo/, so the core package stays free of DVC libraries.
@@ -26,6 +31,7 @@ from capo.pairs import (
     TEXT_COLUMNS,
     join_reference,
     loss_settings,
+    read_loss_settings,
     read_split,
     split_path,
 )
@@ -93,6 +99,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipelines.train", description=__doc__)
     parser.add_argument("--loss", required=True, help="one of params train.losses")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--settings",
+        default=None,
+        help="the loss's settings file (stage loss_settings); default: resolved from --params",
+    )
     parser.add_argument("--policy", default="models/policy")
     parser.add_argument("--pairs", default="data/validated", help="holds train/test.parquet")
     parser.add_argument("--reference", default="data/reference", help="holds train/test.parquet")
@@ -113,7 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse arguments, join pairs with their reference log-probs, train one loss."""
     args = parse_args(argv)
     params = load_params(args.params)
-    loss_settings(args.loss, params)  # unknown loss: fail before reading anything
+    settings = loss_settings(args.loss, params)  # an unknown loss fails before reading data
+    if args.settings:
+        settings = read_loss_settings(args.settings)
     splits = {s: read_pairs(args.pairs, args.reference, s) for s in ("train", "test")}
     live = Path(args.live or f"dvclive/train/{args.loss}")
     checkpoints = Path(args.checkpoints or f"checkpoints/{args.loss}")
@@ -126,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         out_dir=args.out or f"models/{args.loss}",
         checkpoint_dir=checkpoints,
         callbacks=[DvcLiveCallback(live)],
+        settings=settings,
     )
     if trainer.accelerator.is_main_process:  # they only serve to resume a killed run; a
         shutil.rmtree(checkpoints, ignore_errors=True)  # finished one would resume at its end

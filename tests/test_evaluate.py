@@ -238,6 +238,22 @@ def test_noise_weights_per_language():
     assert out["overall"]["clean_mean_w"] == pytest.approx((1.2 + 0.8 + 0.5 + 1.0) / 4)
     with pytest.raises(CapoError, match="no CAPO weight"):
         noise_weights(pairs, weights.iloc[1:])
+
+
+def test_noise_analysis_of_a_trl_loss_candidate_is_none(tmp_path):
+    """A model trained with a TRL loss writes null w (no CAPO weights): no analysis, no error."""
+    from capo.evaluation.noise import noise_analysis
+
+    pairs = pd.DataFrame(
+        {"id": ["a", "b"], "language": ["de", "de"], "label_flipped": [True, False]}
+    )
+    pairs.to_parquet(tmp_path / "train.parquet")
+    weights = pd.DataFrame({"id": ["a", "b"], "margin": [0.1, 0.2], "w": [np.nan, np.nan]})
+    weights.to_parquet(tmp_path / "w.parquet")
+    assert noise_analysis(tmp_path / "train.parquet", tmp_path / "w.parquet") is None
+    weights.assign(w=[0.5, 1.0]).to_parquet(tmp_path / "w.parquet")
+    noise = noise_analysis(tmp_path / "train.parquet", tmp_path / "w.parquet")
+    assert noise["overall"]["weight_ratio"] == pytest.approx(0.5)
     with pytest.raises(CapoError, match="lack columns"):
         noise_weights(pairs.drop(columns="label_flipped"), weights)
 

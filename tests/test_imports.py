@@ -11,7 +11,8 @@ import pytest
 
 from tests.test_dvc_deps import ROOT, _imported, module_file
 
-LIGHT_STAGES = ("ingest", "validate", "compare", "register", "report", "register_commands")
+LIGHT_STAGES = ("ingest", "validate", "loss_settings", "compare", "register", "report")
+LIGHT_STAGES += ("register_commands",)
 HEAVY = ("torch", "transformers", "trl", "great_expectations", "prefect")  # seconds each
 
 

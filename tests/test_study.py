@@ -158,3 +158,20 @@ def test_a_small_study_end_to_end(tmp_path):
     text = (out / "noise_study.md").read_text()
     assert "capo - sigmoid" in text and "![" in text and "Pre-registered criteria" in text
     assert (out / "noise_study.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_noise_weights_of_a_trl_loss_model_have_no_means_but_a_margin_auc():
+    import pandas as pd
+
+    from capo.study.run import _noise_weights
+
+    pairs = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "label_flipped": [True, False, False],
+            "rejected_kind": ["flip", "flip", "flip"],
+        }
+    )
+    weights = pd.DataFrame({"id": ["a", "b", "c"], "margin": [-1.0, 1.0, 2.0], "w": [None] * 3})
+    got = _noise_weights(pairs, weights.astype({"w": float}))
+    assert got == {"noisy_mean_w": None, "clean_mean_w": None, "margin_auc": 1.0}

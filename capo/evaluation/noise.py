@@ -75,9 +75,14 @@ def noise_weights(pairs: pd.DataFrame, weights: pd.DataFrame) -> dict[str, Any]:
 
 
 def noise_analysis(train_path: Path, weights_path: Path) -> dict[str, Any] | None:
-    """noise_weights of the training split, or None when it has no label_flipped column."""
+    """noise_weights of the training split; None without a label_flipped column or CAPO weights
+    (a candidate trained with a TRL loss writes null w)."""
     train = read_table(train_path, {"id", "language"})
     if "label_flipped" not in train.columns or not train["label_flipped"].notna().any():
         logger.warning("%s has no label_flipped: no noise analysis", train_path)
         return None
-    return noise_weights(train, read_table(weights_path, {"id", "w"}))
+    weights = read_table(weights_path, {"id", "w"})
+    if weights["w"].isna().all():  # a model trained with a TRL loss has no CAPO weights
+        logger.warning("%s has no CAPO weights (not a capo model): no noise analysis", weights_path)
+        return None
+    return noise_weights(train, weights)

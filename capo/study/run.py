@@ -226,10 +226,11 @@ def _full_sft_contrast(params: Params, seed: int, out: Path) -> dict[str, Any]:
 
 
 def _noise_weights(pairs: pd.DataFrame, weights: pd.DataFrame) -> dict[str, float | None]:
-    """Mean CAPO weight w of noisy and of clean training pairs under the trained model, and
-    the AUC of the trained model's own margin for "clean" (CAPO's model confidence c)."""
+    """Mean CAPO weight w of noisy and of clean training pairs under the trained model (None
+    for a TRL loss, whose w is null), and the AUC of the trained model's own margin for
+    "clean" (CAPO's model confidence c)."""
     joined = _learnable(pairs)[["id", "label_flipped"]].merge(weights[["id", "w", "margin"]])
-    means = joined.groupby("label_flipped")["w"].mean()
+    means = joined.dropna(subset=["w"]).groupby("label_flipped")["w"].mean()
     return {
         "noisy_mean_w": None if True not in means else float(means[True]),
         "clean_mean_w": None if False not in means else float(means[False]),
