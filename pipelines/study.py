@@ -17,6 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from capo.errors import CapoError
 from capo.params import load_params
 from capo.study import run_study, study_figure, study_markdown, summarize_study
 from pipelines._stage import run_stage
@@ -31,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-json", default="reports/noise_study.json")
     parser.add_argument("--out-md", default="reports/noise_study.md")
     parser.add_argument("--figure", default="reports/noise_study.png")
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="train nothing: recompute the summary, Markdown and chart from the runs already in "
+        "--out-json (after a change to the report code)",
+    )
     return parser.parse_args(argv)
 
 
@@ -38,12 +45,18 @@ def main(argv: list[str] | None = None) -> None:
     """Run the study, write its JSON, Markdown and chart."""
     args = parse_args(argv)
     params = load_params(args.params)
-    with tempfile.TemporaryDirectory(prefix="capo-study-") as work:
-        result = run_study(params, work)
-    result["summary"] = summarize_study(result, params.study)
     out_json, out_md, figure = Path(args.out_json), Path(args.out_md), Path(args.figure)
+    if args.rerender:
+        if not out_json.is_file():
+            raise CapoError(f"{out_json}: no study results to re-render (run the study first)")
+        result = json.loads(out_json.read_text(encoding="utf-8"))
+    else:
+        with tempfile.TemporaryDirectory(prefix="capo-study-") as work:
+            result = run_study(params, work)
+    result["summary"] = summarize_study(result, params.study)
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(result, indent=1, allow_nan=False)  # strict JSON: no NaN
+    out_json.write_text(text + "\n", encoding="utf-8")
     study_figure(result["summary"], figure)
     rel = Path(os.path.relpath(figure, out_md.parent)).as_posix()
     text = study_markdown(result, result["summary"], rel)

@@ -35,8 +35,9 @@ def test_headline_table_equals_the_study_json():
         assert cells[2] == f"{means[cand]['reward_accuracy']['mean']:.3f}", regime
         assert cells[3].strip("*") == _signed(paired[cand]["reward_accuracy"]), regime
         assert cells[4] == _signed(verdict["vs_ablation"]), regime
+        assert cells[5] == _signed(verdict["vs_focal"]), regime
         if oracle in paired:
-            assert cells[5] == f"{paired[oracle]['reward_accuracy']['mean']:+.3f}", regime
+            assert cells[6] == f"{paired[oracle]['reward_accuracy']['mean']:+.3f}", regime
         else:
-            assert cells[5] == "-", regime
-        assert cells[6] == verdict["text"], regime
+            assert cells[6] == "-", regime
+        assert cells[7] == verdict["text"], regime

@@ -63,7 +63,12 @@ def _default_variants() -> tuple[StudyVariant, ...]:
         StudyVariant(
             "capo-c",
             "capo",
-            settings={"gamma": 1.0, "use_scores": False, "use_translation_confidence": False},
+            settings={
+                "gamma": 1.0,
+                "direction": "down",
+                "use_scores": False,
+                "use_translation_confidence": False,
+            },
         ),
         StudyVariant("robust", "robust", settings={"label_smoothing": 0.1}),
         StudyVariant(
@@ -101,6 +106,7 @@ class StudyParams:
     candidate: str = "capo"  # the variant the criteria judge
     ablation: str = "capo-q"  # the candidate must beat this one (data confidence alone)
     oracle: str = "oracle"  # the ceiling: DPO on the clean pairs only
+    focal: str = "focal"  # the control that up-weights hard pairs without any data confidence
     validation_pairs: PositiveInt = 900  # clean validation pairs (held-out questions) for grids
     tune_seed: NonNegativeInt = 0  # seed at which grids are searched, per regime
     sft_questions: str = "disjoint"  # the study's SFT: all | disjoint (ingest.benchmark)

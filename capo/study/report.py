@@ -46,6 +46,7 @@ def _verdict(paired: Mapping[str, Any], regime: Mapping[str, Any], names: Mappin
     """The pre-registered criteria applied to one regime's paired estimates."""
     cand, abl = names["candidate"], names["ablation"]
     vs_base = Estimate(**paired[cand]["reward_accuracy"]) if cand in paired else None
+    vs_base = vs_base if vs_base and vs_base.n else None
     vs_abl = names.get("vs_ablation")
     control = regime["noise_model"] == "uniform" or (
         regime["noise"] == 0 and regime["noise_model"] != "derived"
@@ -77,6 +78,7 @@ def summarize_study(result: Mapping[str, Any], study: Any) -> dict[str, Any]:
     ``study`` is params.study (names of the baseline, candidate, ablation and oracle).
     """
     base, cand, abl, oracle = study.baseline, study.candidate, study.ablation, study.oracle
+    focal = study.focal
     variants = list(dict.fromkeys(r["variant"] for r in result["runs"]))
     regimes = [r["name"] for r in result["regimes"]]
     langs = _languages(result)
@@ -118,17 +120,21 @@ def summarize_study(result: Mapping[str, Any], study: Any) -> dict[str, Any]:
                 for v, d in gains.items()
                 if v != oracle
             }
-        vs_abl = paired_ci(
-            _runs(result, cand, regime), _runs(result, abl, regime), "reward_accuracy"
-        )
+        cand_runs = _runs(result, cand, regime)
+        vs_abl = paired_ci(cand_runs, _runs(result, abl, regime), "reward_accuracy")
+        vs_focal = paired_ci(cand_runs, _runs(result, focal, regime), "reward_accuracy")
         spec = next(r for r in result["regimes"] if r["name"] == regime)
         names = {"candidate": cand, "ablation": abl, "vs_ablation": vs_abl}
-        verdicts[regime] = _verdict(gains, spec, names) | {"vs_ablation": vs_abl.as_dict()}
+        verdicts[regime] = _verdict(gains, spec, names) | {
+            "vs_ablation": vs_abl.as_dict(),
+            "vs_focal": vs_focal.as_dict(),
+        }
     return {
         "baseline": base,
         "candidate": cand,
         "ablation": abl,
         "oracle": oracle,
+        "focal": focal,
         "regimes": regimes,
         "means": means,
         "paired": paired,
@@ -260,11 +266,13 @@ def study_markdown(
     settings_rows = [
         [r, v, str(s or "-")] for r, per in result["settings"].items() for v, s in per.items() if s
     ]
+    focal = summary.get("focal", "focal")
     verdict_rows = [
         [
             r,
             _est(summary["paired"].get(r, {}).get(cand, {}).get("reward_accuracy"), True),
             _est(summary["verdicts"][r]["vs_ablation"], True),
+            _est(summary["verdicts"][r].get("vs_focal"), True),
             summary["verdicts"][r]["text"],
         ]
         for r in summary["regimes"]
@@ -280,7 +288,14 @@ def study_markdown(
         CRITERIA,
         "## Verdict per regime (test reward accuracy, paired by seed)",
         "",
-        *_table(["regime", f"{cand} - {base}", f"{cand} - {abl}", "verdict"], verdict_rows),
+        *_table(
+            ["regime", f"{cand} - {base}", f"{cand} - {abl}", f"{cand} - {focal}", "verdict"],
+            verdict_rows,
+        ),
+        f"`{cand} - {focal}` is descriptive, not a criterion: what the data confidence adds to",
+        f"up-weighting hard pairs ({focal}: gamma 1, direction up, no scores or translation",
+        "confidence); it matters when the tuned candidate up-weights too.",
+        "",
         "## Design",
         "",
         f"Seeds {seeds}: each its own data sample, SFT policy and training order. Regimes:",

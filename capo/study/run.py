@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from capo.params import Params, StudyRegime, StudyVariant
+from capo.params import LossParams, Params, StudyRegime, StudyVariant
 
 __all__ = ["auc", "regime_benchmark", "run_study", "signal_aucs", "variant_params"]
 
@@ -112,8 +112,13 @@ def regime_benchmark(params: Params, regime: StudyRegime) -> Any:
 
 
 def variant_params(params: Params, variant: StudyVariant, settings: dict[str, Any]) -> Params:
-    """``params`` set up to train ``variant`` alone with ``settings`` over its defaults."""
-    loss = dataclasses.replace(params.loss, type=variant.loss, **{**variant.settings, **settings})
+    """``params`` set up to train ``variant`` alone with ``settings`` over its own settings.
+
+    A variant's loss settings are complete by themselves: the code defaults of `loss:`
+    (LossParams) under the variant's settings and grid point. Only ``loss.beta`` comes from
+    params.yaml, so the study does not change when the pipeline's default CAPO settings do.
+    """
+    loss = LossParams(beta=params.loss.beta, type=variant.loss, **{**variant.settings, **settings})
     train = dataclasses.replace(
         params.train, losses=(variant.loss,), loss_overrides={}, save_steps=10**9
     )

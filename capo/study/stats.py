@@ -29,7 +29,9 @@ class Estimate:
     n: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
+        """As JSON: a mean of no values (NaN) is null, since JSON has no NaN."""
+        mean = None if math.isnan(self.mean) else self.mean
+        return {"mean": mean, "low": self.low, "high": self.high, "n": self.n}
 
     def excludes_zero(self) -> bool:
         return self.low is not None and (self.low > 0 or self.high < 0)
