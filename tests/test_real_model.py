@@ -135,9 +135,14 @@ def test_reference_logps_equal_trl_precompute(smollm2, tmp_path):
     trl = CAPOTrainer(
         copy.deepcopy(model), args=args, train_dataset=data, processing_class=tokenizer
     )
+    # Both sum float32 token log-probs of about 20 nats, padded differently (TRL concatenates
+    # chosen and rejected in one batch): they differ by 5e-5 to 1.2e-4 depending on the CPU's
+    # kernels (6e-6 relative, seen on two machines). A wrong token or mask moves a sum by 1e-2 or
+    # more, so a relative 2e-5 on top of 1e-4 still catches every real mistake.
     for col in ("ref_chosen_logps", "ref_rejected_logps"):
         expected = torch.tensor(trl.train_dataset[col], dtype=torch.float64)
-        torch.testing.assert_close(torch.tensor(ours[col].to_numpy()), expected, atol=1e-4, rtol=0)
+        got = torch.tensor(ours[col].to_numpy())
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=2e-5)
     assert (ours["ref_chosen_logps"] > ours["ref_rejected_logps"]).sum() >= 2  # it knows some
 
 
