@@ -22,9 +22,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported
 import pandas as pd
 import torch
 
+from capo.models.logps import reference_logps
 from capo.params import PolicyParams
 from capo.policy import build_builtin_policy
-from capo.reference import reference_logps
 
 logger = logging.getLogger("bench_reference")
 

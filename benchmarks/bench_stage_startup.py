@@ -21,7 +21,8 @@ STAGES = ("ingest", "validate", "policy", "reference", "train", "evaluate", "com
 STAGES += ("register", "study")
 # name -> (command line, module whose import decides whether torch is loaded)
 COMMANDS = {
-    s: ([sys.executable, "-m", f"pipelines.{s}", "--help"], f"pipelines.{s}") for s in STAGES
+    s: ([sys.executable, "-m", f"capo.pipelines.{s}", "--help"], f"capo.pipelines.{s}")
+    for s in STAGES
 }
 COMMANDS["capo check-params"] = (
     [sys.executable, "-m", "capo.cli", "check-params", "params.yaml"],

@@ -12,14 +12,14 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from capo import samples
 from capo.errors import CapoError
-from capo.params import ParamsError, load_params
 
 __all__ = ["main"]
 
 
 def _check_params(args: argparse.Namespace) -> int:
+    from capo.params import load_params
+
     params = load_params(args.path)
     print(f"{args.path}: ok")
     for name in params.__dataclass_fields__:
@@ -53,6 +53,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", default="params.yaml")
     check.set_defaults(func=_check_params)
+    from capo.evaluation import samples
+
     samples.add_command(sub)
     plugins = sorted(entry_points(group="capo.commands"), key=lambda e: e.name)
     chosen = [ep for ep in plugins if ep.name == command]
@@ -63,11 +65,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command(argv)).parse_args(argv)
     try:
+        args = build_parser(_command(argv)).parse_args(argv)
         return int(args.func(args) or 0)
-    except (CapoError, ParamsError) as err:
-        print(f"capo {args.command}: error: {err}", file=sys.stderr)
+    except ModuleNotFoundError as err:  # `pip install capo` is the core: no pipeline packages
+        print(
+            f"capo: error: {err.name} is not installed; the capo command is part of the "
+            "pipeline: pip install 'capo[pipeline]'",
+            file=sys.stderr,
+        )
+        return 2
+    except (CapoError, ValueError) as err:  # ParamsError is a ValueError
+        from capo.params import ParamsError
+
+        if not isinstance(err, CapoError | ParamsError):
+            raise
+        print(f"capo {_command(argv)}: error: {err}", file=sys.stderr)
         return 2
 
 

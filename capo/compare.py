@@ -42,7 +42,7 @@ METRICS = ("reward_accuracy", "reward_margin", "generation_accuracy", "language_
 
 @dataclass(frozen=True)
 class Table:
-    """One report table, rendered to Markdown and HTML alike (capo/compare_render.py)."""
+    """One report table, rendered to Markdown and HTML alike (capo/reporting/comparison.py)."""
 
     title: str
     header: list[str]

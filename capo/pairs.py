@@ -7,10 +7,10 @@
     write_loss_settings("sigmoid", params, "data/loss_settings")   # {"beta": 0.1, ...}
     settings = read_loss_settings("data/loss_settings/sigmoid.json")
 
-Rows are preference pairs (DESIGN.md §3; ingest writes them in capo/data/schema.py's
+Rows are preference pairs (docs/design.md §2; ingest writes them in capo/data/schema.py's
 PAIR_SCHEMA). The reference stage adds, per pair ``id``, the summed completion log-probs
 of the policy it starts from; the implicit reward r = beta * (log pi - log pi_ref) is
-capo/loss.py's ``implicit_rewards``. Imports only pandas, numpy and capo's params: stages that
+capo/core/loss.py's ``implicit_rewards``. Imports only pandas, numpy and capo's params: stages that
 only read tables (compare) do not load torch.
 """
 
@@ -19,15 +19,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from capo.core.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
+from capo.core.settings import TRL_SETTINGS, LossSettings
 from capo.errors import CapoError
-from capo.params import KNOWN_LOSSES, LossParams, Params
+from capo.params import KNOWN_LOSSES, Params
 
 __all__ = [
     "COLUMNS",
@@ -74,9 +75,6 @@ COLUMNS: dict[str, tuple[str, str]] = {
 }
 TEXT_COLUMNS = ("id", "prompt", "chosen", "rejected")  # what a model needs of a pair
 PAIR_COLUMNS = ("id", "language", "prompt", "chosen", "rejected")  # plus the language
-SCORE_COLUMNS = ("score_chosen", "score_rejected")  # data confidence q (capo/loss.py)
-CONFIDENCE_COLUMN = "translation_confidence"  # q_t (capo/loss.py); null: not translated
-REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")  # TRL's names for them too
 REFERENCE_KEY = ("id", *REF_COLUMNS)  # what a reader of the reference table needs
 REFERENCE_COLUMNS = (*REFERENCE_KEY, "prompt_tokens", "chosen_tokens", "rejected_tokens")
 
@@ -171,52 +169,17 @@ def score_arrays(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     return pairs[chosen].to_numpy(dtype=float), pairs[rejected].to_numpy(dtype=float)
 
 
-@dataclass(frozen=True)
-class LossSettings:
-    """One loss's hyper-parameters: params.yaml `loss:` under its train.loss_overrides entry.
-
-    Fields a loss does not read (a TRL loss reads beta and label_smoothing only) keep
-    LossParams' defaults when read from a settings file; CAPOConfig ignores them.
-    """
-
-    beta: float  # scale of the implicit rewards r = beta * (log pi - log pi_ref)
-    gamma: float = LossParams.gamma  # CAPO: exponent of the model confidence, (2c)^gamma; 0 = DPO
-    tau: float = LossParams.tau  # CAPO: temperature of c = sigmoid(m / tau)
-    kappa: float = LossParams.kappa  # CAPO: slope of the data confidence q = sigmoid(kappa ds)
-    label_smoothing: float = LossParams.label_smoothing  # conservative-DPO epsilon (robust, capo)
-    direction: str = LossParams.direction  # CAPO: down = (2c)^gamma, up = (2(1 - c))^gamma
-    use_scores: bool = LossParams.use_scores  # CAPO: data confidence from annotation scores
-    use_translation_confidence: bool = LossParams.use_translation_confidence  # CAPO: q_t
-
-
-# What a TRL loss reads of LossSettings (TRL's DPOConfig beta and label_smoothing); capo reads
-# every field. CAPOConfig takes gamma etc. for every loss but uses them only for loss "capo".
-TRL_SETTINGS = ("beta", "label_smoothing")
-
-
 def _check_trained(loss: str, params: Params) -> None:
     if loss not in params.train.losses:
         raise CapoError(f"loss {loss!r} is not in params train.losses {list(params.train.losses)}")
 
 
 def loss_settings(loss: str, params: Params) -> LossSettings:
-    """The settings ``loss`` trains with: each field of params.loss, or its override."""
+    """The settings ``loss`` trains with: params.loss under its train.loss_overrides entry."""
     if loss not in KNOWN_LOSSES:
         raise CapoError(f"unknown loss {loss!r} (known: {', '.join(KNOWN_LOSSES)})")
     _check_trained(loss, params)
-    base, override = params.loss, params.train.loss_overrides.get(loss, {})
-    return LossSettings(
-        beta=override.get("beta", base.beta),
-        gamma=override.get("gamma", base.gamma),
-        tau=override.get("tau", base.tau),
-        kappa=override.get("kappa", base.kappa),
-        label_smoothing=override.get("label_smoothing", base.label_smoothing),
-        direction=override.get("direction", base.direction),
-        use_scores=override.get("use_scores", base.use_scores),
-        use_translation_confidence=override.get(
-            "use_translation_confidence", base.use_translation_confidence
-        ),
-    )
+    return dataclasses.replace(params.loss, **params.train.loss_overrides.get(loss, {}))
 
 
 def reward_beta(loss: str, params: Params) -> float:
@@ -249,7 +212,7 @@ def write_loss_settings(loss: str, params: Params, folder: str | Path) -> Path:
 
 
 def read_loss_settings(path: str | Path) -> LossSettings:
-    """The LossSettings of a settings file; fields it lacks keep LossParams' defaults."""
+    """The LossSettings of a settings file; fields it lacks keep LossSettings' defaults."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

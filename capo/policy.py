@@ -9,17 +9,17 @@ preference pairs' chosen answers only when asked (``chosen``), since noisy label
 then teach the reference the wrong answers too. ``auto`` takes demonstrations when present.
 
 Prompt format (shared by SFT, the reference log-probs, DPO training and generation,
-capo/chat.py): plain-text pairs are ``prompt + completion + eos``, exactly what TRL's
+capo/models/chat.py): plain-text pairs are ``prompt + completion + eos``, exactly what TRL's
 DPOTrainer builds from string datasets; conversational pairs (a ``messages`` column) go
 through the tokenizer's chat template as TRL renders message lists. SFT uses TRL's
 prompt-completion format, which tokenises the prompt and prompt+completion the same way
 DPOTrainer does and trains only on the completion and its end token, so the policy learns to
 answer right after the prompt and stop. When the pairs are conversations, plain-text
 demonstrations become one user and one assistant turn, as ingest's ``chat_format: messages``
-does with pairs. A tokenizer without a chat template gets capo's (capo/tiny.py).
+does with pairs. A tokenizer without a chat template gets capo's (capo/models/tiny.py).
 
 ``policy.model`` is ``builtin-tiny``, a hub id, a local folder of safetensors weights, or a
-local GGUF file (capo/gguf.py); the policy is always saved as safetensors with its tokenizer
+local GGUF file (capo/models/gguf.py); the policy is always saved as safetensors with its tokenizer
 and chat template, so later stages load a plain folder.
 """
 
@@ -34,18 +34,23 @@ from typing import Any
 import pandas as pd
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedModel
 
-from capo.chat import MESSAGES, conversation_json, is_conversational, sft_columns, single_turn
 from capo.errors import CapoError
-from capo.gguf import is_gguf, load_gguf
+from capo.models.chat import (
+    MESSAGES,
+    conversation_json,
+    is_conversational,
+    sft_columns,
+    single_turn,
+)
+from capo.models.load import load_pretrained
+from capo.models.reproducible import save_tokenizer, without_timings
+from capo.models.tiny import build_tiny_llama, train_tokenizer
 from capo.params import BUILTIN_MODEL, PolicyParams
-from capo.reproducible import forget_load_flags, save_tokenizer, without_timings
-from capo.tiny import CHAT_TEMPLATE, build_tiny_llama, train_tokenizer
 
 __all__ = [
     "build_builtin_policy",
-    "load_pretrained",
     "make_sft_trainer",
     "prepare_policy",
     "sft",
@@ -53,43 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _looks_local(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or Path(name).exists() or name.count("/") > 1
-
-
-def load_pretrained(name: str, trust_remote_code: bool = False) -> tuple[PreTrainedModel, Any]:
-    """Load a causal LM and its tokenizer: hub id or local directory (safetensors weights
-    only), or a local GGUF file (dequantized to a plain float model, capo/gguf.py)."""
-    if is_gguf(name):
-        model, tokenizer = load_gguf(name)
-    else:
-        model, tokenizer = _load_hf(name, trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if tokenizer.eos_token is None:
-        raise CapoError(f"tokenizer of {name!r} has no EOS token")
-    if not getattr(tokenizer, "chat_template", None):
-        tokenizer.chat_template = CHAT_TEMPLATE
-    return model, forget_load_flags(tokenizer)  # its saves must not depend on HF_HUB_OFFLINE
-
-
-def _load_hf(name: str, trust_remote_code: bool) -> tuple[PreTrainedModel, Any]:
-    if _looks_local(name):
-        path = Path(name).expanduser()
-        if not path.is_dir():
-            raise CapoError(f"no such model directory: {path}")
-        if not any(path.glob("*.safetensors")):
-            raise CapoError(f"{path}: no *.safetensors weights (other formats are not loaded)")
-        name = str(path)
-    kwargs = {"trust_remote_code": trust_remote_code}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, **kwargs)
-    except (OSError, ValueError) as err:
-        raise CapoError(f"cannot load model {name!r} (safetensors only): {err}") from err
-    return model, tokenizer
 
 
 def build_builtin_policy(
@@ -121,7 +89,7 @@ def make_sft_trainer(
     """TRL SFTTrainer on prompt -> completion, TRL's prompt-completion format (as DPO's)."""
     from trl import SFTConfig, SFTTrainer
 
-    data = Dataset.from_dict(sft_columns(examples))  # text, or messages (capo/chat.py)
+    data = Dataset.from_dict(sft_columns(examples))  # text, or messages (capo/models/chat.py)
     args = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=params.sft_epochs,

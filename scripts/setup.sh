@@ -21,6 +21,6 @@ if ! $py -c "import torch" 2>/dev/null; then
   echo "setup: installing torch==2.13.0" >&2
   $py -m pip install -q "torch==${CAPO_TORCH_VERSION:-2.13.0}"
 fi
-echo "setup: installing capo[dev]" >&2
-$py -m pip install -q -e ".[dev]"
+echo "setup: installing capo[pipeline,dev]" >&2
+$py -m pip install -q -e ".[pipeline,dev]"
 mkdir -p .venv && echo "$want" > "$stamp"

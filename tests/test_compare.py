@@ -123,7 +123,7 @@ def _write_inputs(root: Path) -> dict[str, Path]:
 
 
 def _run_compare(root: Path) -> Path:
-    from pipelines.compare import main
+    from capo.pipelines.compare import main
 
     _write_inputs(root)
     out = root / "reports"
@@ -195,7 +195,7 @@ def test_compare_stage_writes_report_json_and_charts(tmp_path):
 
 
 def test_compare_stage_unknown_candidate_is_a_capo_error(tmp_path):
-    from pipelines.compare import main
+    from capo.pipelines.compare import main
 
     _write_inputs(tmp_path)
     (tmp_path / "params.yaml").write_text("train: {losses: [capo, ipo]}\n")

@@ -119,7 +119,7 @@ def assert_prompts_are_prefixes(tokenizer, pairs) -> int:
     renders it) is a prefix of the tokenised prompt + chosen and prompt + rejected."""
     import pandas as pd
 
-    from capo.chat import pair_examples, prompt_ids
+    from capo.models.chat import pair_examples, prompt_ids
 
     examples = [e for e in pair_examples(pd.DataFrame(pairs)) if isinstance(e["prompt"], list)]
     for example in examples:
@@ -131,7 +131,7 @@ def assert_prompts_are_prefixes(tokenizer, pairs) -> int:
 
 
 def test_every_accepted_conversation_renders_its_prompt_as_a_prefix(tmp_path, tiny_tokenizer):
-    from capo.chat import prompt_ids
+    from capo.models.chat import prompt_ids
 
     for name, table in (("explicit", EXPLICIT), ("implicit", IMPLICIT)):
         rows = [r for r, _ in table]

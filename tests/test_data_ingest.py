@@ -184,8 +184,8 @@ def test_hf_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_stage_exits_2_with_one_line_on_bad_input(tmp_path, capsys):
-    from pipelines._stage import run_stage
-    from pipelines.ingest import main
+    from capo.pipelines._stage import run_stage
+    from capo.pipelines.ingest import main
 
     params = tmp_path / "params.yaml"
     params.write_text("seed: 0\ningest:\n  sources:\n    - {name: x, path: missing.jsonl}\n")
@@ -202,7 +202,8 @@ def test_stage_command_rejects_unknown_params_keys(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("seed: 0\ningest:\n  test_fractoin: 0.1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.ingest", "--params", str(params), "--out", str(tmp_path)],
+        [sys.executable, "-m", "capo.pipelines.ingest", "--params", str(params),
+         "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.pairs import LossSettings, read_loss_settings
+from capo.pairs import read_loss_settings
 from capo.params import LossParams
-from pipelines.loss_settings import main as write_settings
+from capo.pipelines.loss_settings import main as write_settings
 from tests.conftest import GIT_ENV, copy_worktree, dvc_bin
 
 PARAMS = {

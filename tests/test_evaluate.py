@@ -269,7 +269,7 @@ def _toy_frame(n: int = 12) -> pd.DataFrame:
 
 def test_policy_equal_to_reference_has_zero_rewards(make_tiny_model, tiny_tokenizer):
     """Same log-prob function and tokenisation as the reference stage: r = 0 exactly."""
-    from capo.reference import reference_logps
+    from capo.models.logps import reference_logps
 
     pairs = _toy_frame()
     model = make_tiny_model(seed=1)
@@ -332,9 +332,9 @@ def test_language_fidelity_uses_langid():
 
 @pytest.mark.slow
 def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny_tokenizer):
-    """pipelines.evaluate on a saved tiny model: metrics JSON per language, plot rows."""
-    from capo.reference import reference_logps
-    from pipelines.evaluate import main
+    """capo.pipelines.evaluate on a saved tiny model: metrics JSON per language, plot rows."""
+    from capo.models.logps import reference_logps
+    from capo.pipelines.evaluate import main
 
     pairs = _toy_frame(10)
     model_dir, policy_dir = tmp_path / "models" / "capo", tmp_path / "models" / "policy"

@@ -16,10 +16,11 @@ from capo.data.benchmark_tasks import number_answer
 from capo.evaluation.evaluate import generation_frame, metrics_document, policy_rewards
 from capo.evaluation.generation import greedy_answers
 from capo.evaluation.metrics import answer_matches, generation_health
+from capo.models.load import load_pretrained
+from capo.models.logps import reference_logps
 from capo.params import BenchmarkParams, Params
-from capo.policy import load_pretrained, prepare_policy
-from capo.reference import reference_logps
-from capo.training import train_loss
+from capo.policy import prepare_policy
+from capo.train import train_loss
 
 pytestmark = pytest.mark.slow
 LANGS = ("en", "de", "zh")

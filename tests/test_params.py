@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
             "study.regimes[1].noise: must be in [0, 0.5), got 0.5",
         ),
         ("loss: {kappa: 0}", "loss.kappa: must be > 0, got 0.0"),
-        ("loss: {direction: sideways}", "loss.direction: expected down or up"),
+        ("loss: {direction: sideways}", "loss.direction: must be one of down, up, got 'sideways'"),
         (
             "train: {loss_overrides: {capo: {direction: left}}}",
-            "loss_overrides.capo.direction: expected down or up",
+            "loss_overrides.capo.direction: must be one of down, up, got 'left'",
         ),
         ("ingest: {benchmark: {noise_model: bursty}}", "ingest.benchmark.noise_model: expected"),
         (
@@ -143,7 +143,7 @@ def test_commands_print_the_error_first_on_one_line(tmp_path, text, first_line):
     (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
     for argv in (
         ["-m", "capo.cli", "check-params", "params.yaml"],
-        ["-m", "pipelines.ingest", "--params", "params.yaml", "--out", "out"],
+        ["-m", "capo.pipelines.ingest", "--params", "params.yaml", "--out", "out"],
     ):
         proc = subprocess.run(
             [sys.executable, *argv],

@@ -14,6 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 from capo.errors import CapoError
+from capo.models.logps import tokenize_pairs
+from capo.models.reproducible import LOAD_TIME_KEYS
 from capo.params import PolicyParams
 from capo.policy import (
     build_builtin_policy,
@@ -22,8 +24,6 @@ from capo.policy import (
     prepare_policy,
     sft_examples,
 )
-from capo.reference import tokenize_pairs
-from capo.reproducible import LOAD_TIME_KEYS
 from tests.test_reference import pairs_frame
 
 TINY = dict(vocab_size=400, hidden_size=32, num_layers=1, num_heads=2, max_length=64)
@@ -116,7 +116,13 @@ def test_a_saved_policy_does_not_depend_on_hf_hub_offline(
         env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
         env |= {"HF_HUB_OFFLINE": offline} if offline else {}
         out = tmp_path / f"policy-offline-{offline}"
-        cmd = [sys.executable, "-m", "pipelines.policy", "--params", str(tmp_path / "params.yaml")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "capo.pipelines.policy",
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ]
         cmd += ["--train", str(tmp_path / "train.parquet"), "--out", str(out)]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -142,7 +148,7 @@ def test_bad_model_paths_are_capo_errors(tmp_path, make_tiny_model):
 def test_stage_exits_2_without_traceback(tmp_path):
     pairs_frame(4).to_parquet(tmp_path / "train.parquet")
     (tmp_path / "params.yaml").write_text(f"policy: {{model: {tmp_path / 'nowhere'}}}\n")
-    cmd = [sys.executable, "-m", "pipelines.policy", "--params", str(tmp_path / "params.yaml")]
+    cmd = [sys.executable, "-m", "capo.pipelines.policy", "--params", str(tmp_path / "params.yaml")]
     cmd += ["--train", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "out")]
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)

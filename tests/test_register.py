@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from capo.evaluation.metrics import generation_health
+from capo.pairs import settings_document
 from capo.params import RegisterParams, load_params
-from capo.registry import CardInfo, gate_checks, model_card, trained_loss
+from capo.register import CardInfo, gate_checks, model_card
 from tests.conftest import GIT_ENV as ENV
 from tests.conftest import git_dvc_repo
 
@@ -25,7 +26,7 @@ DVC_YAML = """artifacts:
     labels: [capo, multilingual]
 stages:
   register:
-    cmd: python -m pipelines.register --params params.yaml --metrics metrics --models models
+    cmd: python -m capo.pipelines.register --params params.yaml --metrics metrics --models models
       --train-data data/validated/train.parquet --out models/registry/capo-policy
     deps: [metrics/capo.json, metrics/sigmoid.json, models/capo, data/validated/train.parquet]
     params: [register]
@@ -128,20 +129,22 @@ def test_gate_refuses_a_model_that_stopped_answering():
 def test_the_card_shows_the_registered_loss_settings_and_no_run_dependent_fields():
     """register.loss robust trains with label_smoothing 0.1 (its override), not loss: 0.0."""
     params = load_params("params.yaml")
-    loss = trained_loss(params, "robust")
-    assert (loss.type, loss.label_smoothing, params.loss.label_smoothing) == ("robust", 0.1, 0.0)
+    settings = settings_document("robust", params)
+    assert (settings["label_smoothing"], params.loss.label_smoothing) == (0.1, 0.0)
     info = CardInfo(
         name="capo-policy",
         base_model="builtin-tiny",
         languages=["de"],
-        loss=loss,
+        loss="robust",
+        settings=settings,
         metrics=_metrics(0.8, {"de": 0.8}),
         baseline_metrics=_metrics(0.7, {"de": 0.7}),
         data_md5="d" * 32,
         weights_md5="w" * 32,
     )
     card = model_card(info)
-    assert "label_smoothing=0.1" in card and "w" * 32 in card
+    assert "- loss: `robust`, beta=0.1, label_smoothing=0.1\n" in card and "w" * 32 in card
+    assert "gamma" not in card  # a TRL loss reads beta and label_smoothing only
     assert "git commit):" not in card
 
 

@@ -6,14 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from capo.params import ValidateParams
-from capo.reproducible import (
+from capo.models.reproducible import (
     LOAD_TIME_KEYS,
     forget_load_flags,
     save_tokenizer,
     scrub_trainer_state,
     without_timings,
 )
+from capo.params import ValidateParams
 from capo.validation import validate_pairs
 from tests.validate_data import LANGUAGES, clean_pairs
 

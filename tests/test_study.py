@@ -95,7 +95,7 @@ def test_study_params_are_checked():
 @pytest.mark.slow
 def test_a_small_study_end_to_end(tmp_path):
     """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, in 2 processes."""
-    from pipelines.study import main
+    from capo.pipelines.study import main
 
     raw = {
         "ingest": {"benchmark": {"train_pairs": 90, "test_pairs": 45, "max_number": 99}},

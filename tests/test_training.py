@@ -16,13 +16,14 @@ import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
+from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.pairs import LossSettings, join_reference
+from capo.models.logps import reference_logps
+from capo.models.tiny import build_tiny_llama, train_tokenizer
+from capo.pairs import join_reference
 from capo.params import ParamsError, load_params
-from capo.reference import reference_logps
-from capo.tiny import build_tiny_llama, train_tokenizer
-from capo.training import make_config, pair_weights, train_loss
-from pipelines.train import DvcLiveCallback, main
+from capo.pipelines.train import DvcLiveCallback, main
+from capo.train import make_config, pair_weights, train_loss
 from tests.test_reference import pairs_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ def losses_of(history: list[dict]) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["capo", "sigmoid"])
 def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
-    from pipelines.loss_settings import main as write_settings
+    from capo.pipelines.loss_settings import main as write_settings
 
     params, folder = write_params(workspace), workspace / f"run-{loss}/settings"
     write_settings(["--params", str(params), "--out", str(folder)])
@@ -115,7 +116,7 @@ def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
 
 def test_pair_weights_of_the_reference_policy_are_the_data_confidence(workspace):
     """pi == pi_ref: margin 0, c = 1/2 and w = q = sigmoid(kappa (s_w - s_l)), 1 if unscored."""
-    from capo.policy import load_pretrained
+    from capo.models.load import load_pretrained
 
     params = load_params(write_params(workspace))
     model, tok = load_pretrained(str(workspace / "models/policy"))
@@ -164,7 +165,7 @@ def test_killed_run_resumes_to_the_same_weights(workspace, caplog):
         _run(workspace, "killed", [_Kill()])
     assert not (workspace / "killed/model").exists()
     assert (workspace / "killed/ckpt/checkpoint-4").is_dir()
-    with caplog.at_level("INFO", logger="capo.training"):
+    with caplog.at_level("INFO", logger="capo.train"):
         _run(workspace, "killed", [])
     assert any("resuming from" in r.message and "checkpoint-4" in r.message for r in caplog.records)
     a = load_file(workspace / "straight/model/model.safetensors")
@@ -216,7 +217,7 @@ def test_lora_trains_adapters_and_saves_merged_weights(workspace):
 
 
 def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
-    from pipelines._stage import run_stage
+    from capo.pipelines._stage import run_stage
 
     params = write_params(workspace)
     with pytest.raises(SystemExit) as exit_info:
@@ -238,9 +239,9 @@ def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
 
 def test_global_batch_is_split_over_processes(workspace, monkeypatch, tmp_path):
     params = load_params(write_params(workspace, batch_size=8))
-    monkeypatch.setattr("capo.training._world_size", lambda: 2)
+    monkeypatch.setattr("capo.train._world_size", lambda: 2)
     assert make_config("capo", params, tmp_path).per_device_train_batch_size == 4
-    monkeypatch.setattr("capo.training._world_size", lambda: 3)
+    monkeypatch.setattr("capo.train._world_size", lambda: 3)
     with pytest.raises(CapoError, match="batch_size 8 not divisible by 3"):
         make_config("capo", params, tmp_path)
 
@@ -259,7 +260,7 @@ def test_two_processes_give_the_single_process_loss_curve(workspace):
     # `accelerate launch --cpu` starts one process (its multi-CPU mode needs MPI); torchrun
     # starts two, and accelerate (inside Trainer) joins them over gloo.
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    launch += ["--master_port", str(_free_port()), "-m", "pipelines.train"]
+    launch += ["--master_port", str(_free_port()), "-m", "capo.pipelines.train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     done = subprocess.run(
         launch + stage_args(workspace, "capo", "two", params),

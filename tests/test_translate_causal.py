@@ -14,8 +14,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from capo.data import run_ingest
 from capo.data.translate import Translator
 from capo.data.translate_causal import INSTRUCTION_ID, is_causal
+from capo.models.tiny import CHAT_TEMPLATE
 from capo.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
-from capo.tiny import CHAT_TEMPLATE
 from tests.test_data_translate import ENGLISH, GERMAN, build_model
 
 SPECIAL = ["<|pad|>", "<|eos|>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]

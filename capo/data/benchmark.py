@@ -1,4 +1,4 @@
-"""The built-in multilingual preference benchmark (DESIGN.md §4), generated offline and seeded.
+"""The built-in multilingual preference benchmark (docs/design.md §3): offline and seeded.
 
     from capo.data.benchmark import demonstrations, generate_benchmark
     from capo.params import BenchmarkParams

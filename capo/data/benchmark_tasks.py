@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 TASKS = tuple(PROMPTS)
-# Compositional families: a held-out key is derivable from trained keys (DESIGN.md §4).
+# Compositional families: a held-out key is derivable from trained keys (docs/design.md §3).
 COMPOSITIONAL = frozenset({"number_words"})
 # Name answers (CLDR) stay short; number words are as long as the language makes them.
 _MAX_NAME_WORDS = 3

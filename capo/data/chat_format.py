@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from capo.chat import MESSAGES, single_turn
+from capo.models.chat import MESSAGES, single_turn
 
 __all__ = ["CHAT_FORMATS", "apply_chat_format", "make_conversational"]
 

@@ -1,7 +1,7 @@
 """Row checks: turn one source record into a clean pair, or the reason to quarantine it.
 
 A row whose prompt, chosen or rejected is a message list (TRL's conversational format) keeps
-its messages in the ``messages`` column (capo/chat.py) beside the rendered texts; its chosen
+its messages in the ``messages`` column (capo/models/chat.py) beside the rendered texts; its chosen
 and rejected must be assistant turns and its prompt must not end with one.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
 mark and surrounding whitespace removed. Scores must be numbers, finite in float32 (training's
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from capo.chat import conversation_json
 from capo.data.langid import normalize_language
 from capo.data.messages import is_messages, render_messages, split_implicit_prompt, text_messages
 from capo.data.record import Record
 from capo.errors import CapoError
+from capo.models.chat import conversation_json
 
 __all__ = ["TEXT_FIELDS", "Rejection", "RowChecker"]
 
@@ -208,8 +208,8 @@ _MISSING = object()
 
 
 def _conversation(values: Mapping[str, Any]) -> str | None:
-    """TRL's conversational form of checked values (capo/chat.py): a plain-text prompt becomes
-    a user turn, a plain answer an assistant turn; contents are cleaned like the texts."""
+    """TRL's conversational form of checked values (capo/models/chat.py): a plain-text prompt
+    becomes a user turn, a plain answer an assistant turn; contents are cleaned like the texts."""
     if not any(is_messages(v) for v in values.values()):
         return None
     parts = {}

@@ -16,7 +16,7 @@ language (given, else identified from their texts, else null). A source that yie
 rows is an error unless it sets `allow_empty`.
 Translated pairs keep the split of their English original and form derived sources named
 "<source>-><language>"; a translation whose detected language is wrong is quarantined.
-Conversational pairs keep their messages (``messages``, capo/chat.py); ``chat_format``
+Conversational pairs keep their messages (``messages``, capo/models/chat.py); ``chat_format``
 makes the pairs of a run one format, as TRL trains on one (capo/data/chat_format.py).
 """
 

@@ -3,7 +3,7 @@
 No tokenizer exists at ingest time, so the text columns of a conversational pair are
 rendered with one fixed rule, for ids, validation and language identification: a single
 message renders as its content; several render as one `role: content` line each. The
-messages themselves are kept too (the pair's ``messages`` column, capo/chat.py), and the
+messages themselves are kept too (the pair's ``messages`` column, capo/models/chat.py), and the
 model's chat template renders them at training time, as TRL does. A conversational pair
 without a prompt column (TRL's implicit prompt) has the messages that chosen and rejected
 share as its prompt.

@@ -1,4 +1,4 @@
-"""The preference-pair schema of DESIGN.md §3 and the quarantine schema, as Arrow schemas."""
+"""The preference-pair schema of docs/design.md §2 and the quarantine schema, as Arrow schemas."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ PAIR_SCHEMA = pa.schema(
         pa.field("prompt", pa.string(), nullable=False),
         pa.field("chosen", pa.string(), nullable=False),
         pa.field("rejected", pa.string(), nullable=False),
-        # conversational pairs: JSON of the prompt/chosen/rejected message lists (capo/chat.py),
-        # rendered by the model's chat template; null for plain text
+        # conversational pairs: JSON of the prompt/chosen/rejected message lists
+        # (capo/models/chat.py), rendered by the model's chat template; null for plain text
         pa.field("messages", pa.string()),
         pa.field("score_chosen", pa.float64()),  # annotation scores, both or neither
         pa.field("score_rejected", pa.float64()),

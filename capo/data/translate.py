@@ -25,12 +25,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from capo.chat import MESSAGES
 from capo.data.checks import TEXT_FIELDS
 from capo.data.translate_cache import TranslationCache, cache_key
 from capo.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
-from capo.device import resolve_device
 from capo.errors import CapoError
+from capo.models.chat import MESSAGES
+from capo.models.device import resolve_device
 from capo.params import TranslationParams
 
 __all__ = [

@@ -22,7 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from capo.errors import CapoError
-from capo.gguf import is_gguf, load_gguf
+from capo.models.gguf import is_gguf, load_gguf
 
 __all__ = ["INSTRUCTION", "INSTRUCTION_ID", "CausalTranslationModel", "is_causal", "language_name"]
 

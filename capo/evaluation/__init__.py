@@ -8,7 +8,7 @@
     doc = metrics_document(rewards, answers)   # {"overall": {...}, "per_language": {...}}
 
 The package itself imports only numpy and pandas (the compare stage needs no torch);
-``implicit_rewards`` (capo/loss.py's formula on arrays) is imported on first use.
+``implicit_rewards`` (capo/core/loss.py's formula on arrays) is imported on first use.
 """
 
 from typing import TYPE_CHECKING, Any

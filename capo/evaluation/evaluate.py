@@ -10,7 +10,7 @@
     answers = generation_of(model, tokenizer, pairs, params)
     doc = with_health(metrics_document(rewards, answers), params)   # + the "health" block
 
-Policy log-probs come from capo.reference.pair_logps over capo.reference.tokenize_pairs, the
+Policy log-probs come from capo.models.logps.pair_logps over capo.models.logps.tokenize_pairs, the
 function and tokenisation that produced the reference log-probs, so r = 0 exactly when the
 policy is the reference.
 """
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capo import loss
-from capo.chat import prompts
+from capo.core import loss
 from capo.evaluation.generation import greedy_answers, language_fidelity, score_answers
 from capo.evaluation.metrics import generation_health, summarize
+from capo.models.chat import prompts
 from capo.pairs import join_reference, reference_arrays
 from capo.params import Params
 
@@ -61,7 +61,7 @@ def implicit_rewards(
     ref_rejected_logps: Any,
     beta: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """capo.loss.implicit_rewards on float64 arrays (any array-likes), each of shape (N,)."""
+    """capo.core.loss.implicit_rewards on float64 arrays (any array-likes), each of shape (N,)."""
     logps = (policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps)
     return loss.implicit_rewards(*(np.asarray(x, dtype=np.float64) for x in logps), beta=beta)
 
@@ -87,7 +87,7 @@ def default_logps(
     model: Any, tokenizer: Any, pairs: pd.DataFrame, *, batch_size: int, max_length: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Summed completion log-probs with the reference stage's tokenisation and collator."""
-    from capo.reference import pair_logps, tokenize_pairs
+    from capo.models.logps import pair_logps, tokenize_pairs
 
     return pair_logps(
         model,

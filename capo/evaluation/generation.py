@@ -4,8 +4,8 @@
     scores = score_answers(answers, gold, languages, allowed=("en", "de", "zh"))
 
 The prompt is encoded exactly as the policy, reference and train stages encode it
-(capo/chat.py): ``tokenizer(prompt)`` for text, the chat template with its generation prompt
-for messages (capo.chat.prompts gives either per row); left-padded, decoded until EOS.
+(capo/models/chat.py): ``tokenizer(prompt)`` for text, the chat template with its generation prompt
+for messages (capo.models.chat.prompts gives either per row); left-padded, decoded until EOS.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from capo.chat import prompt_ids
 from capo.data.langid import CONFIDENT, faithful
 from capo.evaluation.metrics import answer_matches, first_line
+from capo.models.chat import prompt_ids
 
 __all__ = ["greedy_answers", "language_fidelity", "score_answers"]
 

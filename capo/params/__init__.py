@@ -99,6 +99,12 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(f"{path}: byte {err.start}: not valid UTF-8") from err
     except yaml.YAMLError as err:
         raise ParamsError(yaml_error(path, err)) from err
+    loss = raw.get("loss") if isinstance(raw, dict) else None
+    if isinstance(loss, dict) and "type" in loss:  # read by no stage: removed in capo 0.2
+        raise ParamsError(
+            f"{path}: loss.type: no longer a setting: train.losses names the losses to train "
+            "(capo and its baselines), and `loss:` holds their settings; delete the key"
+        )
     try:
         return parse_section(Params, raw, "")
     except ParamsError as err:

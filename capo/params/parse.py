@@ -1,6 +1,7 @@
 """Strict parsing of a params mapping into frozen dataclasses: unknown keys are errors.
 
-Value ranges live in the field types, so the schema is the one place they are defined:
+Value ranges live in the field types, so the schema is the one place they are defined (the
+loss settings' own ranges in capo/core/settings.py, whose Range this module shares):
 
     gamma: NonNegative = 1.0                          # >= 0
     noise: Annotated[float, Range(ge=0, lt=0.5)] = 0.2  # any other range: one Range
@@ -13,6 +14,8 @@ import re
 import types
 import typing
 from typing import Annotated, Any
+
+from capo.core.settings import FlipRate, NonNegative, Positive, Range
 
 __all__ = [
     "FlipRate",
@@ -33,38 +36,8 @@ class ParamsError(ValueError):
     """A params.yaml problem, reported with the file and the dotted key."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Range:
-    """Bounds of a number: ge/gt below, le/lt above (None = unbounded)."""
-
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-
-    def __str__(self) -> str:
-        low, high = self.ge if self.gt is None else self.gt, self.le if self.lt is None else self.lt
-        if low is not None and high is not None:
-            left, right = "[" if self.gt is None else "(", "]" if self.lt is None else ")"
-            return f"in {left}{low:g}, {high:g}{right}"
-        if low is not None:
-            return f"{'>=' if self.gt is None else '>'} {low:g}"
-        return f"{'<=' if self.lt is None else '<'} {high:g}"
-
-    def contains(self, value: float) -> bool:
-        return not (
-            (self.ge is not None and not value >= self.ge)
-            or (self.gt is not None and not value > self.gt)
-            or (self.le is not None and not value <= self.le)
-            or (self.lt is not None and not value < self.lt)
-        )
-
-
-NonNegative = Annotated[float, Range(ge=0)]
-Positive = Annotated[float, Range(gt=0)]
 Fraction = Annotated[float, Range(ge=0, le=1)]  # shares and thresholds: [0, 1]
 Rate = Annotated[float, Range(ge=0, lt=1)]  # [0, 1): a rate that cannot be everything
-FlipRate = Annotated[float, Range(ge=0, lt=0.5)]  # label flips: at 0.5 the wrong label wins
 PositiveInt = Annotated[int, Range(ge=1)]  # sizes and counts
 NonNegativeInt = Annotated[int, Range(ge=0)]
 
@@ -139,6 +112,9 @@ def parse_section(cls: type, data: Any, where: str) -> Any:
 
 def _section_error(where: str, names: list[str], message: str) -> str:
     """A section's own check, under its dotted key ("key: ..." becomes "where.key: ...")."""
+    own = re.match(r"(\w+) (must .*)", message)  # "kappa must be > 0": a setting's own check
+    if where and own and own.group(1) in names:
+        return f"{where}.{own.group(1)}: {own.group(2)}"
     head = re.match(r"(\w+)[.:\[]", message)
     if where and head and head.group(1) in names:
         return f"{where}.{message}"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from capo.core.settings import SETTING_NAMES, LossSettings, check_setting
 from capo.params.parse import (
-    FlipRate,
     NonNegative,
     NonNegativeInt,
+    ParamsError,
     Positive,
     PositiveInt,
     Range,
     Rate,
-    check_field,
 )
 
 __all__ = [
@@ -28,31 +28,19 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class LossParams:
-    """`loss:` the preference loss and its hyper-parameters (DESIGN.md §1)."""
-
-    type: str = "capo"  # capo, or any TRL DPO loss_type (sigmoid, ipo, robust, hinge, ...)
-    beta: Positive = 0.1  # KL strength: scale of the implicit rewards
-    gamma: NonNegative = 1.0  # CAPO confidence exponent; 0 = no model-confidence weighting
-    tau: Positive = 1.0  # CAPO confidence temperature
-    kappa: Positive = 1.0  # CAPO data-confidence slope on annotation-score differences
-    label_smoothing: FlipRate = 0.0  # assumed flip rate: robust, capo (ignored by TRL sigmoid)
-    direction: str = "down"  # CAPO: down = (2c)^gamma, up = focal-style (2(1 - c))^gamma
-    use_scores: bool = True  # CAPO: data confidence from annotation scores (q_s); false: q_s = 1
-    use_translation_confidence: bool = True  # CAPO: q_t = translation_confidence where present
-
-    def __post_init__(self) -> None:
-        if self.direction not in ("down", "up"):
-            raise ValueError(f"direction: expected down or up, got {self.direction!r}")
+# `loss:` is the loss settings themselves: one definition, capo/core/settings.py, with the
+# ranges that `capo check-params`, CAPOConfig and the study's grids all apply.
+LossParams = LossSettings
 
 
 def check_loss_setting(key: str, value: Any, where: str) -> Any:
-    """``value`` checked as field ``key`` of `loss:` (type, range, allowed words)."""
-    value = check_field(LossParams, key, value, where)
-    if key == "direction" and value not in ("down", "up"):
-        raise ValueError(f"{where}: expected down or up, got {value!r}")
-    return value
+    """``value`` checked as loss setting ``key`` (type, range, allowed words), or ParamsError
+    under ``where``."""
+    try:
+        return check_setting(key, value)
+    except (KeyError, ValueError) as err:
+        message = err.args[0] if err.args else str(err)
+        raise ParamsError(f"{where}: {message.removeprefix(key + ' ')}") from err
 
 
 BUILTIN_MODEL = "builtin-tiny"
@@ -60,8 +48,7 @@ BUILTIN_MODEL = "builtin-tiny"
 KNOWN_LOSSES = ("capo", "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair")
 KNOWN_LOSSES += ("sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft")
 KNOWN_LOSSES += ("sigmoid_norm",)
-_OVERRIDABLE = ("beta", "gamma", "tau", "kappa", "label_smoothing", "direction", "use_scores")
-_OVERRIDABLE += ("use_translation_confidence",)
+_OVERRIDABLE = SETTING_NAMES  # train.loss_overrides and the study's variants set any of them
 
 
 @dataclass(frozen=True)
@@ -91,7 +78,7 @@ class PolicyParams:
 
 @dataclass(frozen=True)
 class ReferenceParams:
-    """`reference:` reference log-probs of every pair under the policy (capo/reference.py)."""
+    """`reference:` reference log-probs of every pair under the policy (capo/models/logps.py)."""
 
     batch_size: PositiveInt = 32  # pairs per forward pass (each pair is two sequences)
     bucket: bool = True  # sort pairs by length before batching (less padding)
@@ -119,7 +106,7 @@ def _default_overrides() -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class TrainParams:
-    """`train:` preference training, one run per loss in a DVC matrix (capo/training.py)."""
+    """`train:` preference training, one run per loss in a DVC matrix (capo/train.py)."""
 
     losses: tuple[str, ...] = ("capo", "sigmoid", "ipo", "robust")  # the matrix
     loss_overrides: dict[str, dict[str, Any]] = field(default_factory=_default_overrides)

@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from capo.params import LossParams, Params, StudyRegime, StudyVariant
+from capo.core.settings import LossSettings
+from capo.params import Params, StudyRegime, StudyVariant
 
 __all__ = ["auc", "regime_benchmark", "run_study", "signal_aucs", "variant_params"]
 
@@ -115,10 +116,10 @@ def variant_params(params: Params, variant: StudyVariant, settings: dict[str, An
     """``params`` set up to train ``variant`` alone with ``settings`` over its own settings.
 
     A variant's loss settings are complete by themselves: the code defaults of `loss:`
-    (LossParams) under the variant's settings and grid point. Only ``loss.beta`` comes from
+    (LossSettings) under the variant's settings and grid point. Only ``loss.beta`` comes from
     params.yaml, so the study does not change when the pipeline's default CAPO settings do.
     """
-    loss = LossParams(beta=params.loss.beta, type=variant.loss, **{**variant.settings, **settings})
+    loss = LossSettings(beta=params.loss.beta, **{**variant.settings, **settings})
     train = dataclasses.replace(
         params.train, losses=(variant.loss,), loss_overrides={}, save_steps=10**9
     )
@@ -133,8 +134,8 @@ def _seed_dir(work: Path, seed: int) -> Path:
 
 
 def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -> pd.DataFrame:
+    from capo.models.logps import reference_logps
     from capo.pairs import join_reference
-    from capo.reference import reference_logps
 
     ref = reference_logps(
         model,
@@ -148,7 +149,8 @@ def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -
 
 def _sft(params: Params, bench: Any, seed: int, out: Path, epochs: float) -> tuple[Any, Any, int]:
     from capo.data.benchmark import demonstrations, generate_benchmark
-    from capo.policy import load_pretrained, prepare_policy
+    from capo.models.load import load_pretrained
+    from capo.policy import prepare_policy
 
     pairs = pd.DataFrame(generate_benchmark(bench, seed))
     demos = pd.DataFrame(demonstrations(bench, seed))
@@ -254,9 +256,9 @@ def run_trial(
 ) -> dict[str, Any]:
     """Train ``variant`` on the seed's pairs of ``regime``; its record on ``split``."""
     from capo.evaluation.evaluate import generation_of, metrics_document, rewards_of, with_health
+    from capo.models.load import load_pretrained
     from capo.pairs import REFERENCE_KEY
-    from capo.policy import load_pretrained
-    from capo.training import train_loss
+    from capo.train import train_loss
 
     data = _seed_dir(work, seed)
     run_params = variant_params(dataclasses.replace(params, seed=seed), variant, settings)

@@ -1,6 +1,6 @@
 """validate stage: Great Expectations gate over data/pairs -> data/validated + reports.
 
-    python -m pipelines.validate --params params.yaml --pairs data/pairs \
+    python -m capo.pipelines.validate --params params.yaml --pairs data/pairs \
         --out data/validated --reports reports
 
 Writes accepted train/test and quarantine Parquet, reports/validation.json and Data Docs
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import load_params
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.validate")
 
@@ -23,7 +23,7 @@ logger = logging.getLogger("capo.pipelines.validate")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.validate", description=__doc__.splitlines()[0]
+        prog="python -m capo.pipelines.validate", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--pairs", type=Path, default=Path("data/pairs"), help="input pairs dir")

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from capo.errors import CapoError
-from pipelines._stage import tool, tool_env
+from capo.pipelines._stage import tool, tool_env
 
 __all__ = ["experiment_workspace", "save_experiment"]
 

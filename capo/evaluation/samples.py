@@ -41,9 +41,9 @@ def side_by_side(
     models: Mapping[str, str], rows: pd.DataFrame, max_new_tokens: int = 24
 ) -> pd.DataFrame:
     """language, prompt, gold and each model's greedy answer (one column per model name)."""
-    from capo.chat import prompts
     from capo.evaluation.generation import greedy_answers
-    from capo.policy import load_pretrained
+    from capo.models.chat import prompts
+    from capo.models.load import load_pretrained
 
     frame = rows[["language", "prompt", "gold"]].copy()
     for name, path in models.items():
@@ -62,7 +62,7 @@ def _cell(text: Any, max_chars: int) -> str:
 def markdown(frame: pd.DataFrame, max_chars: int = 80) -> str:
     """A GitHub Markdown table; whitespace runs become one space, long cells are cut at
     ``max_chars``."""
-    from capo.compare_render import markdown_table
+    from capo.reporting.comparison import markdown_table
 
     rows = [[_cell(v, max_chars) for v in row] for row in frame.itertuples(index=False)]
     return "\n".join(markdown_table([str(c) for c in frame.columns], rows)) + "\n"

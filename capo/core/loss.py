@@ -28,7 +28,8 @@ Direction "up" is the opposite choice, a focal-style scale that pulls hardest on
 the model is least sure of. Which one helps is an empirical question; capo's noise study
 (reports/noise_study.md) measures both, and each part alone.
 
-Imports only torch, so it can be used without TRL.
+Imports only torch (and the settings' defaults and ranges, capo/core/settings.py), so it
+can be used without TRL.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
+
+from capo.core.settings import DIRECTIONS, LossSettings, check_setting
 
 __all__ = [
     "DIRECTIONS",
@@ -50,7 +53,6 @@ __all__ = [
 ]
 
 Tensor = torch.Tensor
-DIRECTIONS = ("down", "up")  # (2c)^gamma, or the focal-style (2(1 - c))^gamma
 Logps = TypeVar("Logps")  # a torch.Tensor or a numpy array: the formula is plain arithmetic
 
 
@@ -85,10 +87,10 @@ def implicit_margin(
     return beta * (chosen_logratios - (policy_rejected_logps - ref_rejected_logps))
 
 
-def _check_positive(**values: float) -> None:
+def _check(**values: float | str) -> None:
+    """The settings' own ranges (capo/core/settings.py): ValueError naming the setting."""
     for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value!r}")
+        check_setting(name, value)
 
 
 def _first_bad_row(mask: Tensor) -> int:
@@ -116,7 +118,7 @@ def data_confidence(
     score_chosen: Tensor | None,
     score_rejected: Tensor | None,
     *,
-    kappa: float = 1.0,
+    kappa: float = LossSettings.kappa,
     score_mask: Tensor | None = None,
     translation_confidence: Tensor | None = None,
 ) -> Tensor | None:
@@ -154,7 +156,7 @@ def _score_confidence(
             f"score_chosen {tuple(score_chosen.shape)} and score_rejected "
             f"{tuple(score_rejected.shape)} have different shapes"
         )
-    _check_positive(kappa=kappa)
+    _check(kappa=kappa)
     used = torch.ones_like(score_chosen, dtype=torch.bool) if score_mask is None else score_mask
     for name, scores in (("score_chosen", score_chosen), ("score_rejected", score_rejected)):
         bad = ~torch.isfinite(scores) & used
@@ -169,14 +171,14 @@ def _score_confidence(
 def capo_weights(
     margin: Tensor,
     *,
-    gamma: float = 1.0,
-    tau: float = 1.0,
-    kappa: float = 1.0,
+    gamma: float = LossSettings.gamma,
+    tau: float = LossSettings.tau,
+    kappa: float = LossSettings.kappa,
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
     translation_confidence: Tensor | None = None,
-    direction: str = "down",
+    direction: str = LossSettings.direction,
 ) -> tuple[Tensor, Tensor]:
     """The dynamic scale w = stopgrad(g * q) and the model confidence c.
 
@@ -185,11 +187,7 @@ def capo_weights(
     detached, computed in at least float32 and cast back to ``margin``'s dtype. g is
     evaluated as exp(gamma * (log 2 + logsigmoid(+-m / tau))), finite for any finite m.
     """
-    if gamma < 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    _check_positive(tau=tau)
+    _check(gamma=gamma, tau=tau, direction=direction)
     m = margin.detach().to(torch.promote_types(margin.dtype, torch.float32))
     log_c = F.logsigmoid(m / tau)
     log_g = log_c if direction == "down" else F.logsigmoid(-m / tau)
@@ -220,16 +218,16 @@ def capo_loss(
     ref_chosen_logps: Tensor,
     ref_rejected_logps: Tensor,
     *,
-    beta: float = 0.1,
-    gamma: float = 1.0,
-    tau: float = 1.0,
-    kappa: float = 1.0,
-    label_smoothing: float = 0.0,
+    beta: float = LossSettings.beta,
+    gamma: float = LossSettings.gamma,
+    tau: float = LossSettings.tau,
+    kappa: float = LossSettings.kappa,
+    label_smoothing: float = LossSettings.label_smoothing,
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
     translation_confidence: Tensor | None = None,
-    direction: str = "down",
+    direction: str = LossSettings.direction,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-pair CAPO losses and detached implicit rewards.
 
@@ -246,7 +244,7 @@ def capo_loss(
         ref_chosen_logps=ref_chosen_logps,
         ref_rejected_logps=ref_rejected_logps,
     )
-    _check_positive(beta=beta)
+    _check(beta=beta)
     chosen_rewards, rejected_rewards = implicit_rewards(
         policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
     )
@@ -268,23 +266,22 @@ def capo_loss(
 def capo_margin_loss(
     margin: Tensor,
     *,
-    gamma: float = 1.0,
-    tau: float = 1.0,
-    kappa: float = 1.0,
-    label_smoothing: float = 0.0,
+    gamma: float = LossSettings.gamma,
+    tau: float = LossSettings.tau,
+    kappa: float = LossSettings.kappa,
+    label_smoothing: float = LossSettings.label_smoothing,
     score_chosen: Tensor | None = None,
     score_rejected: Tensor | None = None,
     score_mask: Tensor | None = None,
     translation_confidence: Tensor | None = None,
-    direction: str = "down",
+    direction: str = LossSettings.direction,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-pair losses w * -logsigmoid(m) from the margin m = r_w - r_l, shape (B,).
 
     With label smoothing epsilon the logistic term is TRL's conservative-DPO form
     -(1 - eps) logsigmoid(m) - eps logsigmoid(-m). Returns (losses, w, c), each (B,).
     """
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing!r}")
+    _check(label_smoothing=label_smoothing)
     w, c = capo_weights(
         margin,
         gamma=gamma,

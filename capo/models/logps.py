@@ -2,7 +2,7 @@
 
     table = reference_logps(model, tokenizer, pairs, batch_size=32, max_length=256)
 
-Each pair is tokenised exactly as TRL 1.16's DPOTrainer does (capo/chat.py): plain text
+Each pair is tokenised exactly as TRL 1.16's DPOTrainer does (capo/models/chat.py): plain text
 with EOS appended to both completions, a conversational pair's messages through the
 tokenizer's chat template; the completion starts where the tokenised prompt and
 prompt+completion diverge. Batches are collated by TRL's own ``DataCollatorForPreference``
@@ -24,8 +24,8 @@ import torch
 from tqdm.auto import tqdm
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from capo.chat import pair_examples, tokenize_example
 from capo.errors import CapoError
+from capo.models.chat import pair_examples, tokenize_example
 from capo.pairs import REF_COLUMNS, TEXT_COLUMNS
 
 __all__ = ["pair_logps", "reference_logps", "tokenize_pairs"]

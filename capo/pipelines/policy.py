@@ -7,15 +7,15 @@ import logging
 
 from capo.pairs import read_table
 from capo.params import load_params
+from capo.pipelines._stage import run_stage
 from capo.policy import prepare_policy
-from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.policy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.policy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.policy", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--train", default="data/validated/train.parquet")
     parser.add_argument(

@@ -11,8 +11,8 @@ experiment, like `dvc exp run -S`: the stages run in a throw-away clone that sha
 cache, the result is saved as an experiment (`dvc exp show`, `dvc exp apply <name>`), and the
 checkout, params.yaml included, is left exactly as it was.
 
-    python -m pipelines.flows                      # run once against PREFECT_API_URL
-    python -m pipelines.flows -S loss.gamma=2.0    # an experiment, like `dvc exp run -S`
+    python -m capo.pipelines.flows                      # run once against PREFECT_API_URL
+    python -m capo.pipelines.flows -S loss.gamma=2.0    # an experiment, like `dvc exp run -S`
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from dvc.utils.hydra import apply_overrides
 from prefect import flow, get_run_logger, runtime, task
 
 from capo.errors import CapoError
-from pipelines._stage import tool, tool_env
-from pipelines.experiment import experiment_workspace, save_experiment
-from pipelines.flow_artifacts import publish_artifacts
-from pipelines.serve import add_serve_command, load_deployment
-from pipelines.stage_log import StageLog
+from capo.pipelines._stage import tool, tool_env
+from capo.pipelines.experiment import experiment_workspace, save_experiment
+from capo.pipelines.flow_artifacts import publish_artifacts
+from capo.pipelines.serve import add_serve_command, load_deployment
+from capo.pipelines.stage_log import StageLog
 
 __all__ = [
     "StageFailed",

@@ -1,7 +1,7 @@
 """DVC stage `compare`: CAPO against every baseline per language, as Markdown, HTML and JSON.
 
-    python -m pipelines.compare
-    python -m pipelines.compare --metrics metrics --out-md /tmp/comparison.md
+    python -m capo.pipelines.compare
+    python -m capo.pipelines.compare --metrics metrics --out-md /tmp/comparison.md
 
 Reads the evaluate stage's metrics/<loss>.json for every loss in train.losses, the training
 curves dvclive wrote, and the candidate's per-pair CAPO weights with the training split's
@@ -25,11 +25,11 @@ from capo.compare import (
     read_curves,
     report_tables,
 )
-from capo.compare_render import render_html, render_markdown
 from capo.evaluation.noise import noise_analysis
 from capo.params import Params, load_params
-from capo.plots import comparison_figures
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
+from capo.reporting.comparison import render_html, render_markdown
+from capo.reporting.plots import comparison_figures
 
 logger = logging.getLogger("capo.pipelines.compare")
 
@@ -69,7 +69,7 @@ def compare(args: argparse.Namespace, params: Params) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.compare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.compare", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="metrics", help="folder of <loss>.json")
     parser.add_argument("--live", default="dvclive/train", help="folder of dvclive <loss> dirs")

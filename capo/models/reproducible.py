@@ -8,7 +8,7 @@ A tokenizer loaded with ``from_pretrained`` writes how it was loaded into its
 tokenizer_config.json (transformers 5: ``local_files_only``, true under HF_HUB_OFFLINE=1, and
 ``is_local``), so ``save_tokenizer`` drops those: the saved bytes then depend on the tokenizer,
 not on the environment that loaded it. ``forget_load_flags`` drops them from a tokenizer as
-it is loaded (capo.policy.load_pretrained), for saves that do not go through save_tokenizer.
+it is loaded (capo.models.load.load_pretrained), for saves that do not go through save_tokenizer.
 """
 
 from __future__ import annotations

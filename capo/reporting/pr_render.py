@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from capo.report import Cell, LossDiff, Report, Z
+from capo.reporting.pr import Cell, LossDiff, Report, Z
 
 __all__ = ["render_html", "render_markdown"]
 

@@ -4,7 +4,7 @@
     other = other_metrics(metrics_diff)        # training/data metrics, runtime left out
     md = render_markdown(Report(params_diff, losses, other, base="main", head="abc1234"))
 
-Pure functions over DVC's JSON; running DVC is pipelines/report.py's job. A per-loss metrics
+Pure functions over DVC's JSON; running DVC is capo/pipelines/report.py's job. A per-loss metrics
 file is one with ``overall`` and ``per_language`` sections (evaluate's metrics/<loss>.json);
 its rows show base -> head and the change of reward accuracy, margin, generation accuracy,
 language fidelity and empty rate (columns a file lacks are left out). A change is flagged

@@ -1,8 +1,8 @@
 """DVC stage `train` (one matrix entry per loss): preference training from the policy.
 
-    python -m pipelines.train --loss capo --settings data/loss_settings/capo.json
-    accelerate launch --num_processes 2 -m pipelines.train --loss capo      # 2 GPUs
-    torchrun --nproc_per_node 2 -m pipelines.train --loss capo              # 2 CPU processes
+    python -m capo.pipelines.train --loss capo --settings data/loss_settings/capo.json
+    accelerate launch --num_processes 2 -m capo.pipelines.train --loss capo      # 2 GPUs
+    torchrun --nproc_per_node 2 -m capo.pipelines.train --loss capo              # 2 CPU processes
 
 (`accelerate launch --cpu` starts a single process: accelerate's multi-CPU mode needs MPI.)
 
@@ -36,8 +36,8 @@ from capo.pairs import (
     split_path,
 )
 from capo.params import load_params
-from capo.training import train_loss
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
+from capo.train import train_loss
 
 logger = logging.getLogger("capo.pipelines.train")
 
@@ -96,7 +96,7 @@ class DvcLiveCallback(TrainerCallback):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.train", description=__doc__)
     parser.add_argument("--loss", required=True, help="one of params train.losses")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument(

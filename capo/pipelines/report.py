@@ -14,7 +14,7 @@ the workspace) and writes report.md (GitHub Markdown, the PR comment), report.ht
 
 Images in the Markdown: by default next to report.md (relative links). A PR comment needs
 URLs GitHub can fetch: --publish commits the PNGs to a branch of their own and links them
-from there (pipelines/report_publish.py); --image-url links them under a prefix you host.
+from there (capo/pipelines/report_publish.py); --image-url links them under a prefix you host.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import sys
 from pathlib import Path
 
 from capo.errors import CapoError
-from capo.plots import base_head_by_language, base_head_curves
-from capo.report import LossDiff, Report, Z, loss_diffs, other_metrics
-from capo.report_render import render_html, render_markdown
-from pipelines._stage import tool
-from pipelines.report_publish import publish_files
+from capo.pipelines._stage import tool
+from capo.pipelines.report_publish import publish_files
+from capo.reporting.plots import base_head_by_language, base_head_curves
+from capo.reporting.pr import LossDiff, Report, Z, loss_diffs, other_metrics
+from capo.reporting.pr_render import render_html, render_markdown
 
 __all__ = ["add_report_command", "collect", "report"]
 

@@ -10,7 +10,6 @@ Metrics files are the evaluate stage's ``metrics/<loss>.json``: ``{"overall": {.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import yaml
 
 from capo.compare import load_metrics
 from capo.errors import CapoError
-from capo.params import LossParams, RegisterParams
+from capo.params import RegisterParams
 
 __all__ = [
     "CardInfo",
@@ -31,7 +30,6 @@ __all__ = [
     "gate_table",
     "model_card",
     "package_model",
-    "trained_loss",
 ]
 
 # What a Hugging Face model directory needs: weights, config, tokenizer, chat template.
@@ -140,19 +138,14 @@ class CardInfo:
     name: str
     base_model: str
     languages: list[str]
-    loss: LossParams
+    loss: str  # the registered loss's name (register.loss)
+    settings: dict[str, Any]  # exactly what it trained with (capo.pairs.settings_document)
     metrics: dict[str, Any]  # the promoted loss's metrics file
     baseline_metrics: dict[str, Any] | None
     data_md5: str  # DVC's md5 of the training data file
     weights_md5: str  # md5 of the packaged model.safetensors
     license: str = "other"
     dataset: str = "capo-builtin-multilingual-benchmark"
-
-
-def trained_loss(params: Any, loss: str) -> Any:
-    """params.loss as ``loss`` trained with it: its type, under its train.loss_overrides entry."""
-    overrides = params.train.loss_overrides.get(loss, {})
-    return dataclasses.replace(params.loss, type=loss, **overrides)
 
 
 def file_md5(path: Path) -> str:
@@ -196,11 +189,11 @@ def model_card(info: CardInfo) -> str:
         f"| {base.get(lang, {}).get('reward_accuracy', float('nan')):.3f} |"
         for lang, v in sorted(info.metrics.get("per_language", {}).items())
     ]
-    p = info.loss
+    settings = ", ".join(f"{key}={value}" for key, value in info.settings.items())
     body = [
         f"# {info.name}",
         "",
-        f"A policy aligned with {p.type.upper()} (Confidence-Aware Preference Optimization, "
+        f"A policy aligned with {info.loss.upper()} (Confidence-Aware Preference Optimization, "
         f"arXiv:2511.07691) by the capo pipeline, from `{info.base_model}`.",
         "",
         "## Test metrics per language",
@@ -213,9 +206,7 @@ def model_card(info: CardInfo) -> str:
         "",
         "## Training",
         "",
-        f"- loss: `{p.type}`, beta={p.beta}, gamma={p.gamma}, tau={p.tau}, kappa={p.kappa}, "
-        f"label_smoothing={p.label_smoothing}, direction={p.direction}, "
-        f"use_scores={p.use_scores}, use_translation_confidence={p.use_translation_confidence}",
+        f"- loss: `{info.loss}`, {settings}",
         f"- training data (DVC md5): `{info.data_md5}`",
         f"- weights (md5 of model.safetensors): `{info.weights_md5}`",
         "- code: the git commit whose dvc.lock records this package (`git log -- dvc.lock`);",

@@ -1,6 +1,6 @@
 """DVC stage `loss_settings`: each loss's resolved settings, the file its train stage reads.
 
-    python -m pipelines.loss_settings --params params.yaml --out data/loss_settings
+    python -m capo.pipelines.loss_settings --params params.yaml --out data/loss_settings
 
 Writes <out>/<loss>.json for every train.losses entry with exactly the settings that loss
 reads (capo.pairs.settings_document): every LossSettings field for capo, beta and
@@ -19,14 +19,16 @@ from pathlib import Path
 
 from capo.pairs import write_loss_settings
 from capo.params import load_params
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.loss_settings")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.loss_settings", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m capo.pipelines.loss_settings", description=__doc__
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="data/loss_settings", help="one <loss>.json per loss")
     return parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """DVC stage `study` (studies/noise/dvc.yaml): the label-noise study of params.yaml `study:`.
 
-    dvc repro studies/noise/dvc.yaml        # or: python -m pipelines.study
+    dvc repro studies/noise/dvc.yaml        # or: python -m capo.pipelines.study
 
 Trains every variant of `study.variants` in every `study.regimes` noise regime and seed
 (settings tuned per regime on the validation split first; trials in `study.workers`
@@ -19,15 +19,15 @@ from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import load_params
+from capo.pipelines._stage import run_stage
 from capo.study import run_study, study_figure, study_markdown, summarize_study
-from pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.study")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; the output paths come from studies/noise/dvc.yaml."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.study", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.study", description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (section study:)")
     parser.add_argument("--out-json", default="reports/noise_study.json")
     parser.add_argument("--out-md", default="reports/noise_study.md")

@@ -1,7 +1,7 @@
 """`capo serve`: the capo-pipeline flow on prefect.yaml's schedule, in one process, no worker.
 
 It registers its own deployment (``capo-pipeline/capo-serve`` by default), with the
-repository's entrypoint ``pipelines/flows.py:capo_pipeline``, so it never overwrites the
+repository's entrypoint ``capo/pipelines/flows.py:capo_pipeline``, so it never overwrites the
 deployment that `prefect deploy` made for workers (capo-nightly). On exit (Ctrl-C, SIGTERM) it
 pauses only its own deployment, so no runs pile up for a server that is gone; every other
 deployment is left as it was.
@@ -17,7 +17,7 @@ from capo.errors import CapoError
 
 __all__ = ["ENTRYPOINT", "add_serve_command", "load_deployment", "serve"]
 
-ENTRYPOINT = "pipelines/flows.py:capo_pipeline"  # relative to the repository root
+ENTRYPOINT = "capo/pipelines/flows.py:capo_pipeline"  # relative to the repository root
 
 
 def load_deployment(prefect_yaml: str | Path, name: str) -> dict:

@@ -1,6 +1,6 @@
 """DVC stage `ingest`: read, check, translate and split preference pairs into data/pairs.
 
-python -m pipelines.ingest --params params.yaml --out data/pairs
+python -m capo.pipelines.ingest --params params.yaml --out data/pairs
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import logging
 from capo.data import run_ingest
 from capo.data.benchmark import write_demonstrations
 from capo.params import load_params
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.ingest")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options: the params file and the output folder (paths come from dvc.yaml)."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.ingest", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.ingest", description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (section ingest:)")
     parser.add_argument("--out", default="data/pairs", help="output folder for the pair files")
     parser.add_argument(

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 
-from capo.device import resolve_device
+from capo.models.device import resolve_device
+from capo.models.load import load_pretrained
+from capo.models.logps import reference_logps
 from capo.pairs import TEXT_COLUMNS, read_split, write_split
 from capo.params import load_params
-from capo.policy import load_pretrained
-from capo.reference import reference_logps
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.reference")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.reference", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.reference", description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--policy", default="models/policy")
     parser.add_argument("--pairs", default="data/validated", help="holds <split>.parquet")

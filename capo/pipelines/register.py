@@ -1,10 +1,10 @@
 """DVC stage `register`: apply the promotion gate and package the model as a DVC artifact.
 
-    python -m pipelines.register --params params.yaml --out models/registry/capo-policy
+    python -m capo.pipelines.register --params params.yaml --out models/registry/capo-policy
 
 The gate of params.yaml `register:` is applied to the evaluate stage's metrics; when it
 passes, the model is packaged (safetensors, tokenizer, model card) as the artifact declared
-in dvc.yaml. `capo register` / `capo models` (pipelines/register_commands.py) then record
+in dvc.yaml. `capo register` / `capo models` (capo/pipelines/register_commands.py) then record
 and list versions as GTO git tags.
 """
 
@@ -15,16 +15,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from capo.pairs import settings_document
 from capo.params import load_params
-from capo.registry import (
+from capo.pipelines._stage import run_stage
+from capo.register import (
     CardInfo,
     apply_gate,
     file_md5,
     model_card,
     package_model,
-    trained_loss,
 )
-from pipelines._stage import run_stage
 
 __all__ = ["main", "parse_args"]
 
@@ -34,7 +34,8 @@ logger = logging.getLogger("capo.pipelines.register")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.register", description="Gate and package the model to register."
+        prog="python -m capo.pipelines.register",
+        description="Gate and package the model to register.",
     )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="metrics", help="folder of <loss>.json metrics")
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         name=gate.name,
         base_model=params.policy.model,
         languages=sorted(metrics[gate.loss].get("per_language", {})),
-        loss=trained_loss(params, gate.loss),  # `loss:` under the loss's own overrides
+        loss=gate.loss,
+        settings=settings_document(gate.loss, params),  # what train@<loss> read, by name
         metrics=metrics[gate.loss],
         baseline_metrics=metrics[gate.baseline],
         data_md5=file_md5(Path(args.train_data)),
@@ -67,13 +69,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """The commands moved to pipelines/register_commands.py; installs made before that name
+    """The commands moved to capo/pipelines/register_commands.py; installs made before that name
     them here in their entry points until reinstalled (`pip install -e .`)."""
     if name in ("add_register_command", "add_models_command"):
-        from pipelines import register_commands
+        from capo.pipelines import register_commands
 
         return getattr(register_commands, name)
-    raise AttributeError(f"module 'pipelines.register' has no attribute {name!r}")
+    raise AttributeError(f"module 'capo.pipelines.register' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

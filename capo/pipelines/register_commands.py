@@ -3,7 +3,7 @@
     capo register --version v1.2.0 --stage staging     # after `dvc repro` and a commit
     capo models                                        # versions, stages, metrics
 
-The register stage (pipelines/register.py) gates and packages the model; these commands
+The register stage (capo/pipelines/register.py) gates and packages the model; these commands
 record a packaged version as GTO git tags and list them. They plug into the `capo` command
 through the entry-point group ``capo.commands`` (pyproject.toml).
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import load_params
-from capo.registry import apply_gate
-from pipelines._stage import output, tool
+from capo.pipelines._stage import output, tool
+from capo.register import apply_gate
 
 __all__ = ["add_models_command", "add_register_command", "models", "register"]
 

@@ -36,24 +36,23 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from capo.chat import trl_columns
+from capo.core.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
+from capo.core.config import CAPOConfig
+from capo.core.loss import capo_weights, implicit_margin
+from capo.core.settings import LossSettings
+from capo.core.trainer import CAPOTrainer
 from capo.errors import CapoError
-from capo.loss import capo_weights, implicit_margin
+from capo.models.chat import trl_columns
+from capo.models.load import load_pretrained
+from capo.models.logps import pair_logps, tokenize_pairs
+from capo.models.reproducible import scrub_trainer_state, without_timings
 from capo.pairs import (
-    CONFIDENCE_COLUMN,
-    REF_COLUMNS,
-    SCORE_COLUMNS,
-    LossSettings,
     confidence_array,
     loss_settings,
     reference_arrays,
     score_arrays,
 )
 from capo.params import Params
-from capo.policy import load_pretrained
-from capo.reference import pair_logps, tokenize_pairs
-from capo.reproducible import scrub_trainer_state, without_timings
-from capo.trainer import CAPOConfig, CAPOTrainer
 
 __all__ = ["make_config", "pair_weights", "train_loss"]
 
@@ -64,7 +63,7 @@ FINGERPRINT_FILE = "capo_fingerprint.json"
 
 def _dataset(pairs: pd.DataFrame) -> Dataset:
     """Only the columns training may see: never label_flipped, gold or language. A
-    conversational pair's prompt/chosen/rejected are its messages (capo/chat.py)."""
+    conversational pair's prompt/chosen/rejected are its messages (capo/models/chat.py)."""
     frame = pd.DataFrame(trl_columns(pairs, "training pairs"))
     for col in [*REF_COLUMNS, *(c for c in SCORE_COLUMNS if c in pairs.columns)]:
         frame[col] = pairs[col].to_numpy()
@@ -92,14 +91,7 @@ def make_config(
     return CAPOConfig(
         output_dir=str(checkpoint_dir),
         **(nll if train.nll_weight > 0 else {"loss_type": [loss]}),
-        beta=settings.beta,
-        gamma=settings.gamma,
-        tau=settings.tau,
-        kappa=settings.kappa,
-        label_smoothing=settings.label_smoothing,
-        direction=settings.direction,
-        use_scores=settings.use_scores,
-        use_translation_confidence=settings.use_translation_confidence,
+        **dataclasses.asdict(settings),  # every loss setting, by its one name
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
         per_device_train_batch_size=train.batch_size // per_step,
@@ -177,7 +169,7 @@ def _lora_config(params: Params) -> Any:
 def _capo_weights(
     margin: torch.Tensor, pairs: pd.DataFrame, settings: LossSettings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CAPO's c and w of each pair at ``margin`` (capo/loss.py capo_weights)."""
+    """CAPO's c and w of each pair at ``margin`` (capo/core/loss.py capo_weights)."""
     sw = sr = mask = confidence = None
     scores = score_arrays(pairs) if settings.use_scores else None
     if settings.use_translation_confidence and confidence_array(pairs) is not None:

@@ -1,13 +1,11 @@
-"""CAPOConfig and CAPOTrainer: TRL's DPOConfig/DPOTrainer with the CAPO loss added.
+"""CAPOTrainer: TRL's DPOTrainer with the CAPO loss added (CAPOConfig: capo/core/config.py).
 
-Written against trl==1.16 (pinned in pyproject.toml). This is the only module in capo that
-touches TRL internals. The hooks it overrides, all on ``trl.DPOTrainer``:
+Written against trl==1.16 (pinned in pyproject.toml). The hooks it overrides, all on
+``trl.DPOTrainer``:
 
-- ``_compute_loss``: for ``loss_type="capo"`` TRL runs its own "sigmoid" branch, so TRL
-  still computes the log-probs, the reference, every metric and the reduction. That branch
-  makes exactly one call, ``-F.logsigmoid(self.beta * delta_score)``; for the duration of
-  the call the ``F`` of ``trl.trainer.dpo_trainer`` is replaced by a stand-in whose
-  ``logsigmoid`` returns ``-capo_margin_loss(margin)``. A second call (TRL changed) raises.
+- ``_compute_loss``: for ``loss_type="capo"`` TRL runs its own "sigmoid" branch, with its
+  one ``logsigmoid`` call routed to CAPO's loss (capo/core/trl_logsigmoid.py, the only module
+  that reaches into TRL's internals).
 - ``_set_signature_columns_if_needed``: keeps ``score_chosen``/``score_rejected`` and
   ``translation_confidence``.
 - ``_precompute_ref_logps``: a dataset that already has ``ref_chosen_logps`` and
@@ -16,121 +14,26 @@ touches TRL internals. The hooks it overrides, all on ``trl.DPOTrainer``:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-import trl.trainer.dpo_trainer as trl_dpo
-from trl import DPOConfig, DPOTrainer
+from trl import DPOTrainer
 
-from capo.loss import DIRECTIONS, capo_margin_loss
-from capo.pairs import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
+from capo.core.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
+from capo.core.config import CAPOConfig
+from capo.core.loss import capo_margin_loss
+from capo.core.trl_logsigmoid import route_logsigmoid
 
 __all__ = ["CAPOConfig", "CAPOTrainer"]
 
 logger = logging.getLogger(__name__)
 
 _BATCH_SCORE_KEYS = (*SCORE_COLUMNS, "score_mask", CONFIDENCE_COLUMN)
-# Loss types whose TRL branch calls F.logsigmoid: they cannot run beside "capo" in one step.
-_LOGSIGMOID_TYPES = {"sigmoid", "exo_pair", "nca_pair", "robust", "bco_pair", "aot"}
-_LOGSIGMOID_TYPES |= {"aot_unpaired", "discopop", "sigmoid_norm"}
-
-
-@dataclass
-class CAPOConfig(DPOConfig):
-    """DPOConfig plus CAPO's parameters; ``loss_type="capo"`` next to every TRL loss type.
-
-    Defaults differ from TRL's where TRL's would surprise on a CPU: no bf16, no gradient
-    checkpointing unless asked.
-    """
-
-    loss_type: list[str] = field(
-        default_factory=lambda: ["capo"],
-        metadata={"help": "'capo' (this project) or any TRL DPO loss type; a list combines."},
-    )
-    gamma: float = field(
-        default=1.0,
-        metadata={"help": "CAPO: exponent of the model-confidence factor (2c)^gamma; 0 = DPO."},
-    )
-    tau: float = field(
-        default=1.0, metadata={"help": "CAPO: temperature of the confidence c = sigmoid(m/tau)."}
-    )
-    kappa: float = field(
-        default=1.0,
-        metadata={"help": "CAPO: slope of the data confidence q = sigmoid(kappa*(s_w - s_l))."},
-    )
-    direction: str = field(
-        default="down",
-        metadata={"help": "CAPO: 'down' = (2c)^gamma, 'up' = focal-style (2(1-c))^gamma."},
-    )
-    use_scores: bool = field(
-        default=True,
-        metadata={"help": "CAPO: data confidence from score_chosen/score_rejected columns."},
-    )
-    use_translation_confidence: bool = field(
-        default=True,
-        metadata={"help": "CAPO: multiply q by a translation_confidence column where present."},
-    )
-    bf16: bool | None = field(default=False, metadata={"help": "bf16 mixed precision."})
-    activation_checkpointing: bool | None = field(  # transformers 5 name; the old one warns
-        default=False, metadata={"help": "Trade compute for memory (gradient checkpointing)."}
-    )
-
-    def __post_init__(self) -> None:
-        types = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
-        if "capo" in types:
-            clash = sorted(set(types) & _LOGSIGMOID_TYPES)
-            if clash:
-                raise ValueError(f"loss_type 'capo' cannot be combined with {clash}")
-            if self.gamma < 0 or not math.isfinite(self.gamma):
-                raise ValueError(f"gamma must be >= 0, got {self.gamma!r}")
-            for name in ("tau", "kappa", "beta"):
-                if not getattr(self, name) > 0:
-                    raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-            if self.direction not in DIRECTIONS:
-                raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-            if self.f_divergence_type != "reverse_kl":
-                raise ValueError("loss_type 'capo' needs f_divergence_type='reverse_kl'")
-        super().__post_init__()
-
-    @property
-    def uses_capo(self) -> bool:
-        return "capo" in self.loss_type
-
-
-class _LogSigmoidRoute:
-    """Stands in for ``torch.nn.functional`` inside one ``DPOTrainer._compute_loss`` call."""
-
-    def __init__(self, loss_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self._loss_fn = loss_fn
-        self.calls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(F, name)
-
-    def logsigmoid(self, margin: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls > 1:
-            raise RuntimeError("TRL called F.logsigmoid twice in _compute_loss: trl changed?")
-        return -self._loss_fn(margin)
-
-
-@contextlib.contextmanager
-def _route_logsigmoid(loss_fn: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
-    route = _LogSigmoidRoute(loss_fn)
-    trl_dpo.F = route
-    try:
-        yield
-    finally:
-        trl_dpo.F = F
-    if route.calls != 1:
-        raise RuntimeError("TRL's sigmoid loss branch was not reached: is trl pinned to 1.16?")
 
 
 @dataclass
@@ -263,5 +166,5 @@ class CAPOTrainer(DPOTrainer):
             self._metrics[mode]["capo/confidence_mean"].append(gathered[:, 1].mean().item())
             return losses
 
-        with _route_logsigmoid(loss_fn):
+        with route_logsigmoid(loss_fn):
             return super()._compute_loss(model, inputs, return_outputs)

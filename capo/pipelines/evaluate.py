@@ -1,7 +1,7 @@
 """DVC stage `evaluate` (one matrix entry per loss): per-language metrics on the test split.
 
-    python -m pipelines.evaluate --loss capo
-    python -m pipelines.evaluate --loss sigmoid --out metrics/sigmoid.json
+    python -m capo.pipelines.evaluate --loss capo
+    python -m capo.pipelines.evaluate --loss sigmoid --out metrics/sigmoid.json
 
 Writes the metrics JSON (reward accuracy and margin against the reference, generation
 accuracy and language fidelity, the reference policy's generation scores) and one row per
@@ -16,7 +16,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from capo.device import resolve_device
 from capo.errors import CapoError
 from capo.evaluation.evaluate import (
     generation_of,
@@ -26,10 +25,11 @@ from capo.evaluation.evaluate import (
     rewards_of,
     with_health,
 )
+from capo.models.device import resolve_device
+from capo.models.load import load_pretrained
 from capo.pairs import PAIR_COLUMNS, REFERENCE_KEY, read_table, reward_beta
 from capo.params import Params, load_params
-from capo.policy import load_pretrained
-from pipelines._stage import run_stage
+from capo.pipelines._stage import run_stage
 
 logger = logging.getLogger("capo.pipelines.evaluate")
 
@@ -67,7 +67,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; dvc.yaml passes every path."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m capo.pipelines.evaluate", description=__doc__)
     parser.add_argument("--loss", required=True, help="one of params train.losses")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--model", default=None, help="trained model dir; default models/<loss>")
