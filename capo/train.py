@@ -42,16 +42,12 @@ from capo.core.loss import capo_weights, implicit_margin
 from capo.core.settings import LossSettings
 from capo.core.trainer import CAPOTrainer
 from capo.errors import CapoError
+from capo.loss_settings import loss_settings
 from capo.models.chat import trl_columns
 from capo.models.load import load_pretrained
 from capo.models.logps import pair_logps, tokenize_pairs
 from capo.models.reproducible import scrub_trainer_state, without_timings
-from capo.pairs import (
-    confidence_array,
-    loss_settings,
-    reference_arrays,
-    score_arrays,
-)
+from capo.pairs import confidence_array, reference_arrays, score_arrays
 from capo.params import Params
 
 __all__ = ["make_config", "pair_weights", "train_loss"]

@@ -17,7 +17,7 @@ import yaml
 
 from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.pairs import read_loss_settings
+from capo.loss_settings import read_loss_settings
 from capo.params import LossParams
 from capo.pipelines.loss_settings import main as write_settings
 from tests.conftest import GIT_ENV, copy_worktree, dvc_bin

@@ -386,7 +386,7 @@ def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny
 
 
 def test_reward_beta_follows_params(tmp_path):
-    from capo.pairs import reward_beta
+    from capo.loss_settings import reward_beta
     from capo.params import ParamsError, load_params
 
     path = tmp_path / "params.yaml"

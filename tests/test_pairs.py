@@ -9,16 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.pairs import (
-    REF_COLUMNS,
-    LossSettings,
-    join_reference,
-    loss_settings,
-    read_split,
-    reward_beta,
-    write_split,
-)
+from capo.loss_settings import loss_settings, reward_beta
+from capo.pairs import REF_COLUMNS, join_reference, read_split, write_split
 from capo.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from capo.evaluation.metrics import generation_health
-from capo.pairs import settings_document
+from capo.loss_settings import settings_document
 from capo.params import RegisterParams, load_params
 from capo.register import CardInfo, gate_checks, model_card
 from tests.conftest import GIT_ENV as ENV

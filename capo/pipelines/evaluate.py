@@ -25,9 +25,10 @@ from capo.evaluation.evaluate import (
     rewards_of,
     with_health,
 )
+from capo.loss_settings import reward_beta
 from capo.models.device import resolve_device
 from capo.models.load import load_pretrained
-from capo.pairs import PAIR_COLUMNS, REFERENCE_KEY, read_table, reward_beta
+from capo.pairs import PAIR_COLUMNS, REFERENCE_KEY, read_table
 from capo.params import Params, load_params
 from capo.pipelines._stage import run_stage
 

@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from capo.pairs import write_loss_settings
+from capo.loss_settings import write_loss_settings
 from capo.params import load_params
 from capo.pipelines._stage import run_stage
 

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from capo.pairs import settings_document
+from capo.loss_settings import settings_document
 from capo.params import load_params
 from capo.pipelines._stage import run_stage
 from capo.register import (

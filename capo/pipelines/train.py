@@ -26,15 +26,8 @@ from typing import Any
 import pandas as pd
 from transformers import TrainerCallback
 
-from capo.pairs import (
-    REFERENCE_KEY,
-    TEXT_COLUMNS,
-    join_reference,
-    loss_settings,
-    read_loss_settings,
-    read_split,
-    split_path,
-)
+from capo.loss_settings import loss_settings, read_loss_settings
+from capo.pairs import REFERENCE_KEY, TEXT_COLUMNS, join_reference, read_split, split_path
 from capo.params import load_params
 from capo.pipelines._stage import run_stage
 from capo.train import train_loss
