@@ -133,3 +133,20 @@ def test_auc_by_hand():
     assert auc([np.nan, 1.0], [True, False]) is None
     with pytest.raises(ValueError, match="noise_model"):
         BenchmarkParams(noise_model="bursty")
+
+
+def test_translation_confidence_reaches_the_validated_pairs(tmp_path):
+    """The benchmark's translation_confidence survives ingest's row checks and validation,
+    so train@capo's q_t sees it (ingest used to drop the column: every value was null)."""
+    from capo.data import run_ingest
+    from capo.params import IngestParams, ValidateParams
+    from capo.validation.run import validate_pairs
+
+    bench = dataclasses.replace(BASE, noise_model="translation", noise=0.4)
+    run_ingest(IngestParams(benchmark=bench), seed=0, out_dir=tmp_path)
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    run = validate_pairs(train, ValidateParams())
+    accepted = run.accepted
+    other = accepted[accepted["language"] != "en"]
+    assert len(other) > 100 and other["translation_confidence"].between(0, 1).all()
+    assert accepted[accepted["language"] == "en"]["translation_confidence"].isna().all()

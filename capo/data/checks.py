@@ -44,6 +44,7 @@ INTERNAL_FIELDS = (
     "task",
     "rejected_kind",
     "translated_from",
+    "translation_confidence",  # q_t of CAPO's data confidence (the benchmark's translation noise)
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
