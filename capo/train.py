@@ -147,11 +147,23 @@ def _resume_from(checkpoint_dir: Path, fingerprint: str) -> str | None:
     return None
 
 
-def _lora_config(params: Params) -> Any:
+def _lora_config(params: Params, model: Any, where: Path) -> Any:
+    """peft's LoraConfig from train.lora, its target modules checked against ``model``."""
     lora = params.train.lora
     if not lora.enabled:
         return None
     from peft import LoraConfig
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [t for t in lora.target_modules if t not in names]
+    if missing:
+        linear = sorted(
+            {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if type(m).__name__ == "Linear"}
+        )
+        raise CapoError(
+            f"params train.lora.target_modules: {missing} not in the model at {where} "
+            f"(its linear layers: {', '.join(linear)})"
+        )
 
     return LoraConfig(
         r=lora.r,
@@ -262,7 +274,7 @@ def train_loss(
         train_dataset=_dataset(train_pairs),
         eval_dataset=_dataset(test_pairs) if test_pairs is not None else None,
         processing_class=tokenizer,
-        peft_config=_lora_config(params),
+        peft_config=_lora_config(params, model, policy_dir),
         callbacks=list(callbacks or []),
     )
     logger.info(

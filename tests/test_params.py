@@ -154,3 +154,18 @@ def test_commands_print_the_error_first_on_one_line(tmp_path, text, first_line):
         )
         assert proc.returncode == 2, proc.stderr
         assert first_line in proc.stderr.splitlines()[0] and "Traceback" not in proc.stderr
+
+
+def test_lr_schedulers_are_transformers_own():
+    from transformers.trainer_utils import SchedulerType
+
+    from capo.params.training import LR_SCHEDULERS
+
+    assert set(LR_SCHEDULERS) == {s.value for s in SchedulerType}
+
+
+def test_a_misspelt_scheduler_is_one_params_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {lr_scheduler: cosin}\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"train.lr_scheduler: unknown scheduler 'cosin'"):
+        load_params(path)

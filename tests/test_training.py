@@ -231,6 +231,11 @@ def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
     ref = pd.read_parquet(workspace / "data/reference/train.parquet").drop(index=[3])
     with pytest.raises(CapoError, match=f"ref.parquet: no reference log-probs .*{pairs['id'][3]}"):
         join_reference(pairs, ref, "ref.parquet")
+    lora = write_params(workspace, "lora.yaml", lora={"enabled": True, "target_modules": ["qkv"]})
+    with pytest.raises(SystemExit):
+        run_stage("train", lambda: main(stage_args(workspace, "capo", "bad", lora)))
+    err = capsys.readouterr().err
+    assert "train.lora.target_modules: ['qkv'] not in the model" in err and "q_proj" in err
     bad = workspace / "bad.yaml"
     bad.write_text("train: {losses: [capo, dpo]}\n")
     with pytest.raises(ParamsError, match=r"losses\[1\]: unknown loss 'dpo'"):

@@ -19,6 +19,7 @@ from capo.params.parse import (
 __all__ = [
     "BUILTIN_MODEL",
     "KNOWN_LOSSES",
+    "LR_SCHEDULERS",
     "LoraParams",
     "LossParams",
     "PolicyParams",
@@ -42,6 +43,13 @@ def check_loss_setting(key: str, value: Any, where: str) -> Any:
         message = err.args[0] if err.args else str(err)
         raise ParamsError(f"{where}: {message.removeprefix(key + ' ')}") from err
 
+
+# transformers 5's SchedulerType values (tests/test_params.py checks the list against it), so
+# a misspelt scheduler is a params error, not a ValueError in train@<loss> after four stages.
+LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant")
+LR_SCHEDULERS += ("constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau")
+LR_SCHEDULERS += ("cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay")
+LR_SCHEDULERS += ("greedy",)
 
 BUILTIN_MODEL = "builtin-tiny"
 # "capo" plus TRL 1.16's DPO loss types (trl/trainer/dpo_config.py, `loss_type` help).
@@ -116,7 +124,7 @@ class TrainParams:
     gradient_accumulation_steps: PositiveInt = 1  # micro-batches per optimizer step
     learning_rate: Positive = 5e-5  # peak learning rate (5e-4 wrecks the tiny model's answers)
     nll_weight: NonNegative = 0.0  # NLL on chosen beside the loss (RPO, TRL "sft"); 0 = none
-    lr_scheduler: str = "cosine"  # transformers scheduler name
+    lr_scheduler: str = "cosine"  # transformers scheduler name (LR_SCHEDULERS)
     warmup_ratio: Rate = 0.1  # share of steps spent warming up
     weight_decay: NonNegative = 0.0  # AdamW weight decay
     max_grad_norm: NonNegative = 1.0  # gradient clipping; 0 = none
@@ -128,6 +136,11 @@ class TrainParams:
     lora: LoraParams = field(default_factory=LoraParams)
 
     def __post_init__(self) -> None:
+        if self.lr_scheduler not in LR_SCHEDULERS:
+            raise ValueError(
+                f"lr_scheduler: unknown scheduler {self.lr_scheduler!r} "
+                f"(known: {', '.join(LR_SCHEDULERS)})"
+            )
         if not self.losses or len(set(self.losses)) != len(self.losses):
             raise ValueError(f"losses: must be a non-empty list without repeats: {self.losses}")
         for i, name in enumerate(self.losses):
