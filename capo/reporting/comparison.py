@@ -8,36 +8,20 @@ The HTML has inline CSS and no external resources, so it renders offline and in 
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
 
 from capo.compare import Table
-
-__all__ = ["markdown_table", "render_html", "render_markdown"]
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
-    "color:#222}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}"
-    "table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}"
-    "th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}"
-    "th:first-child,td:first-child{text-align:left}thead th{background:#f2f2f2}"
-    "tr.all td{font-weight:600}td.worse{color:#b00020;font-weight:600}"
-    "figure{margin:1rem 0}img{max-width:100%;height:auto;border:1px solid #eee}"
-    "p.note{color:#555;font-size:.85rem}"
+from capo.reporting.markup import (
+    COMPARISON_PAGE,
+    html_figure,
+    html_page,
+    html_table,
+    markdown_table,
 )
 
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A GitHub Markdown table's lines, pipes in cells escaped."""
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    return lines + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+__all__ = ["render_html", "render_markdown"]
 
 
 def _md_table(table: Table) -> list[str]:
@@ -67,7 +51,6 @@ def render_markdown(
 
 
 def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
     body = []
     for row in table.rows:
         cls = ' class="all"' if row and row[0] == "all" else ""
@@ -79,19 +62,7 @@ def _html_table(table: Table) -> str:
         )
         body.append(f"<tr{cls}>{cells}</tr>")
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
-    return (
-        f"<h2>{html.escape(table.title)}</h2>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
-    )
-
-
-def _html_figure(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = html.escape(path.stem)
-    return (
-        f'<figure><img class="chart" alt="{alt}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{alt}</figcaption></figure>"
-    )
+    return f"<h2>{html.escape(table.title)}</h2>{html_table(table.header, body)}{note}"
 
 
 def render_html(
@@ -103,9 +74,5 @@ def render_html(
     parts += [_html_table(t) for t in tables]
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts += [_html_figure(f) for f in figures]
-    return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body>{''.join(parts)}</body></html>\n"
-    )
+        parts += [html_figure(f, f.stem, img_class="chart") for f in figures]
+    return html_page(title, "".join(parts), COMPARISON_PAGE)
