@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from capo.compare import compare_losses, compare_pair, headline, load_metrics, read_curves
+from capo.compare import compare_losses, compare_pair, load_metrics, read_curves
 from capo.errors import CapoError
+from capo.reporting.comparison import headline
 
 LANGS = ("de", "en", "hi")
 
@@ -276,7 +277,7 @@ def test_html_report_renders_in_chromium(tmp_path):
 
 def test_report_flags_a_degenerate_model_first():
     """A model that answers nothing is named at the top of the report, not buried in zeros."""
-    from capo.compare import degenerate_lines, report_tables
+    from capo.reporting.comparison import degenerate_lines, report_tables
 
     metrics = json.loads(json.dumps(METRICS))
     metrics["ipo"]["health"] = {"degenerate": True, "reasons": ["empty answers 100.0% > 2.0%"]}

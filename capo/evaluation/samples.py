@@ -62,7 +62,7 @@ def _cell(text: Any, max_chars: int) -> str:
 def markdown(frame: pd.DataFrame, max_chars: int = 80) -> str:
     """A GitHub Markdown table; whitespace runs become one space, long cells are cut at
     ``max_chars``."""
-    from capo.reporting.comparison import markdown_table
+    from capo.reporting.markup import markdown_table
 
     rows = [[_cell(v, max_chars) for v in row] for row in frame.itertuples(index=False)]
     return "\n".join(markdown_table([str(c) for c in frame.columns], rows)) + "\n"

@@ -16,19 +16,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from capo.compare import (
-    compare_losses,
-    compared_losses,
-    degenerate_lines,
-    headline,
-    load_metrics,
-    read_curves,
-    report_tables,
-)
+from capo.compare import compare_losses, compared_losses, load_metrics, read_curves
 from capo.evaluation.noise import noise_analysis
 from capo.params import Params, load_params
 from capo.pipelines._stage import run_stage
-from capo.reporting.comparison import render_html, render_markdown
+from capo.reporting.comparison import (
+    degenerate_lines,
+    headline,
+    render_html,
+    render_markdown,
+    report_tables,
+)
 from capo.reporting.plots import comparison_figures
 
 logger = logging.getLogger("capo.pipelines.compare")

@@ -6,11 +6,11 @@
 ``charts`` are (title, PNG path) pairs. In Markdown an image is linked through ``src``; when
 ``src`` gives None (the PNGs could not be published where GitHub can fetch them) the chart
 is named instead, so the comment never shows a broken image.
+Tables, figures and the page shell come from capo/reporting/markup.py.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from capo.reporting.markup import PR_PAGE, html_figure, html_page, html_table, markdown_table
 from capo.reporting.pr import Cell, LossDiff, Report, Z
 
 __all__ = ["render_html", "render_markdown"]
@@ -101,12 +102,15 @@ def _summary(report: Report) -> list[str]:
 
 def _loss_table_md(d: LossDiff) -> list[str]:
     head = ["", "test pairs", *(m.label for m in d.metrics)]
-    lines = ["| " + " | ".join(head) + " |", "|---|--:|" + "---|" * len(d.metrics)]
-    for row in d.rows:
-        group = f"**{row.group}**" if row.group == "overall" else row.group
-        cells = [_md_cell(row.cells[m.key]) for m in d.metrics]
-        lines.append("| " + " | ".join([group, _fmt(row.n), *cells]) + " |")
-    return lines
+    rows = [
+        [
+            f"**{row.group}**" if row.group == "overall" else row.group,
+            _fmt(row.n),
+            *(_md_cell(row.cells[m.key]) for m in d.metrics),
+        ]
+        for row in d.rows
+    ]
+    return markdown_table(head, rows, right={1})
 
 
 def _legend(report: Report) -> str:
@@ -138,12 +142,13 @@ def _other_md(report: Report) -> list[str]:
         "",
     ]
     if report.other:
-        lines += ["| file | metric | base | head | change |", "|---|---|---|---|---|"]
+        rows = []
         for path, key, old, new in report.other:
             diff = new - old if all(isinstance(v, int | float) for v in (old, new)) else None
-            change = "—" if diff is None else f"{diff:+.4g}"
-            a, b = _values(old, new)
-            lines.append(f"| {path} | `{key}` | {a} | {b} | {change} |")
+            rows.append(
+                [path, f"`{key}`", *_values(old, new), "—" if diff is None else f"{diff:+.4g}"]
+            )
+        lines += markdown_table(["file", "metric", "base", "head", "change"], rows)
     return [*lines, "", "</details>"]
 
 
@@ -188,19 +193,6 @@ def render_markdown(
     return "\n".join(md) + "\n"
 
 
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;max-width:76rem;margin:1.5rem auto;padding:0 1rem}
-h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
-.scroll{overflow-x:auto;margin:.5rem 0 1rem}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums}
-td,th{border:1px solid #d0d7de;padding:.25rem .55rem;white-space:nowrap;text-align:left}
-th{background:#f6f8fa} td.n{text-align:right}
-td.flag{background:#fff8c5;font-weight:600} .chg{color:#57606a}
-figure{margin:1rem 0} img{max-width:100%;border:1px solid #d0d7de}
-.legend{color:#57606a;font-size:13px} summary{cursor:pointer;font-weight:600}
-"""
-
-
 def _html_cell(cell: Cell) -> str:
     values, change = _cell_parts(cell)
     cls = ' class="flag"' if cell.flagged else ""
@@ -210,24 +202,14 @@ def _html_cell(cell: Cell) -> str:
 
 
 def _loss_table_html(d: LossDiff) -> str:
-    head = "".join(
-        f"<th>{html.escape(h)}</th>" for h in ["", "test pairs", *(m.label for m in d.metrics)]
-    )
-    body = "".join(
+    head = ["", "test pairs", *(m.label for m in d.metrics)]
+    body = [
         f"<tr><th>{html.escape(r.group)}</th><td class='n'>{_fmt(r.n)}</td>"
         + "".join(_html_cell(r.cells[m.key]) for m in d.metrics)
         + "</tr>"
         for r in d.rows
-    )
-    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
-
-
-def _figure(title: str, path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = html.escape(title)
-    img = f'<img alt="{alt}" src="data:image/png;base64,{data}">'
-    return f"<figure>{img}<figcaption>{alt}</figcaption></figure>"
+    ]
+    return f'<div class="scroll">{html_table(head, body)}</div>'
 
 
 def render_html(report: Report, charts: Charts, *, head_charts: Charts = ()) -> str:
@@ -260,25 +242,20 @@ def render_html(report: Report, charts: Charts, *, head_charts: Charts = ()) -> 
             f"<details><summary>Unchanged: {esc(', '.join(d.loss for d in same))}</summary>"
             f"{tables}</details>"
         )
-    parts.append("<h3>Charts</h3>" + "".join(_figure(t, p) for t, p in charts))
+    parts.append("<h3>Charts</h3>" + "".join(html_figure(p, t) for t, p in charts))
     if head_charts:
-        figs = "".join(_figure(t, p) for t, p in head_charts)
+        figs = "".join(html_figure(p, t) for t, p in head_charts)
         parts.append(f"<details><summary>The comparison's charts at head</summary>{figs}</details>")
-    rows = "".join(
+    rows = [
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             esc(p), esc(k), *(esc(v) for v in _values(o, n))
         )
         for p, k, o, n in report.other
-    )
+    ]
+    table = html_table(["file", "metric", "base", "head"], rows)
     parts.append(
         f"<details><summary>Other metrics: {len(report.other)} changed</summary>"
-        "<div class='scroll'><table><thead><tr><th>file</th><th>metric</th><th>base</th>"
-        "<th>head</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div></details>"
+        f"<div class='scroll'>{table}</div></details>"
     )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
-        "content='width=device-width,initial-scale=1'>"
-        f"<title>capo report: {esc(report.head)} against {esc(report.base)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
+    title = f"capo report: {report.head} against {report.base}"
+    return html_page(title, "".join(parts), PR_PAGE)

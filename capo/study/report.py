@@ -3,6 +3,8 @@
 summary = summarize_study(result, params.study)   # numbers only (reports/noise_study.json)
 text = study_markdown(result, summary)             # reports/noise_study.md
 study_figure(summary, "reports/noise_study.png")
+
+Its Markdown tables come from capo/reporting/markup.py.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from capo.reporting.markup import markdown_table
 from capo.study.stats import Estimate, mean_ci, metric_of, paired_ci
 
 __all__ = ["CRITERIA", "KEY_METRICS", "study_figure", "study_markdown", "summarize_study"]
@@ -176,8 +179,7 @@ def _est(d: Mapping[str, Any] | None, signed: bool = False) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return [*lines, *("| " + " | ".join(row) + " |" for row in rows), ""]
+    return [*markdown_table(header, rows), ""]
 
 
 def _variants(summary: Mapping[str, Any]) -> list[str]:
