@@ -1,4 +1,5 @@
-"""The README's headline numbers are the committed noise study's (reports/noise_study.json)."""
+"""The README's numbers are the committed ones: the headline table is the noise study's
+(reports/noise_study.json), the default-run table the committed metrics/<loss>.json."""
 
 from __future__ import annotations
 
@@ -41,3 +42,32 @@ def test_headline_table_equals_the_study_json():
         else:
             assert cells[6] == "-", regime
         assert cells[7] == verdict["text"], regime
+
+
+def _rows_between(start: str, end: str) -> list[list[str]]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text[text.index(start) : text.index(end)]
+    rows = [line for line in block.splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in row.split("|")[1:-1]] for row in rows]
+
+
+def test_default_run_table_equals_the_committed_metrics():
+    head, _, *rows = _rows_between("<!-- default-run:start -->", "<!-- default-run:end -->")
+    languages = head[2:]
+    metrics = {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((ROOT / "metrics").glob("*.json"))
+    }
+    seen = set()
+    for cells in rows:
+        label = cells[0]
+        if label.startswith("SFT policy"):
+            doc, key = metrics["capo"]["reference"], "generation_accuracy"
+        else:
+            loss = label.split(":")[0].split(" ")[0]
+            doc, key = metrics[loss], "reward_accuracy"
+            seen.add(loss)
+        assert cells[1] == f"{doc['overall'][key]:.3f}", label
+        expected = [f"{doc['per_language'][lang][key]:.2f}" for lang in languages]
+        assert cells[2:] == expected, label
+    assert seen == set(metrics)
