@@ -49,6 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
         ),
         ("ingest: {benchmark: {noise_model: bursty}}", "ingest.benchmark.noise_model: expected"),
         (
+            "ingest: {translation: {min_confidence: 1.5}}",
+            "ingest.translation.min_confidence: must be in [0, 1], got 1.5",
+        ),
+        (
             "study: {variants: [{name: sigmoid, loss: sigmoid, settings: {beta: 0}}]}",
             "study.variants[0].settings.beta: must be > 0, got 0.0",
         ),

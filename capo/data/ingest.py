@@ -15,7 +15,11 @@ Accepted pairs keep their record number (`source_row`); quarantined rows keep th
 language (given, else identified from their texts, else null). A source that yields no
 rows is an error unless it sets `allow_empty`.
 Translated pairs keep the split of their English original and form derived sources named
-"<source>-><language>"; a translation whose detected language is wrong is quarantined.
+"<source>-><language>"; a translation whose detected language is wrong is quarantined. Each
+translated pair gets a ``translation_confidence`` (capo/data/translation_quality.py); with
+``translation.min_confidence`` > 0, pairs below it are quarantined (``degenerate_translation``
+when a text is degenerate, naming the text and the reason, else ``low_translation_confidence``),
+and the report gives each target language's confidence distribution.
 Conversational pairs keep their messages (``messages``, capo/models/chat.py); ``chat_format``
 makes the pairs of a run one format, as TRL trains on one (capo/data/chat_format.py).
 """
@@ -23,6 +27,7 @@ makes the pairs of a run one format, as TRL trains on one (capo/data/chat_format
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -40,7 +45,14 @@ from capo.data.schema import pair_id
 from capo.data.sink import OUTPUTS, PairSink
 from capo.data.sources import read_source
 from capo.data.split import split_of
-from capo.data.translate import Translator, plain_texts, translated_fields, translation_units
+from capo.data.translate import (
+    Translator,
+    plain_texts,
+    translated_fields,
+    translation_units,
+    unit_names,
+)
+from capo.data.translation_quality import TextQuality, assess, pair_quality
 from capo.errors import CapoError
 from capo.params import IngestParams, SourceParams
 
@@ -237,30 +249,67 @@ def _translate_source(run: _Run, spec: SourceParams, keep: list[tuple[int, dict]
     translator = Translator(tparams)
     for tgt in (t for t in targets if t != src):
         texts = [t for _, pair in keep for t in translation_units(pair)]
-        out = translator.translate(texts, src, tgt)
-        records = _translated_records(keep, out, tgt, run.languages)
+        out = translator.translate_scored(texts, src, tgt)
+        quality = assess(translator, texts, out, src, tgt, round_trip=tparams.round_trip)
         name = f"{spec.name}->{tgt}"
+        parts = _per_pair(keep, quality)
+        records = _translated_records(
+            keep, [t.text for t in out], parts, tgt, run.languages, tparams.min_confidence
+        )
         checker = RowChecker(name, {}, run.languages, tgt, run.params.max_row_chars, internal=True)
         _consume(run, name, records, checker, translated_from=spec.name, model=tparams.model)
+        degenerate = Counter(q.degenerate for p in parts for q in p if q.degenerate)
+        run.sink.translation_quality(name, tgt, [pair_quality(p)[0] for p in parts], degenerate)
     log.info("translation of %s: %s", spec.name, dict(translator.stats))
 
 
+def _per_pair(keep: list[tuple[int, dict]], quality: list[TextQuality]) -> list[list[TextQuality]]:
+    """``quality`` (one per translated text) cut into each pair's texts, in ``keep`` order."""
+    out, start = [], 0
+    for _, pair in keep:
+        n = len(translation_units(pair))
+        out.append(quality[start : start + n])
+        start += n
+    return out
+
+
 def _translated_records(
-    keep: list[tuple[int, dict]], out: list[str], tgt: str, languages: tuple[str, ...]
+    keep: list[tuple[int, dict]],
+    out: list[str],
+    quality: list[list[TextQuality]],
+    tgt: str,
+    languages: tuple[str, ...],
+    min_confidence: float = 0.0,
 ) -> list[Record]:
     outputs = iter(out)
     fields = [translated_fields(pair, outputs) for _, pair in keep]
     triples = [plain_texts(f) for f in fields]
     detected = detect_languages(["\n".join(t) for t in triples], languages)
     records = []
-    for (row, pair), data, texts, found in zip(keep, fields, triples, detected, strict=True):
+    rows = zip(keep, fields, triples, detected, quality, strict=True)
+    for (row, pair), data, texts, found, parts in rows:
+        confidence, worst = pair_quality(parts)
         data |= {k: pair[k] for k in ("score_chosen", "score_rejected", "split")}
         data |= {"translated_from": pair["id"], "language": tgt}
-        if all(t.strip() for t in texts) and not matches_language(
+        data["translation_confidence"] = round(confidence, 6)
+        text = unit_names(pair)[worst]
+        if confidence < min_confidence and parts[worst].degenerate:
+            reason = (
+                f"{text}: {parts[worst].degenerate} ({parts[worst].detail}); translation"
+                f" confidence 0 < min_confidence {min_confidence:g}"
+            )
+            records.append(Record(row, None, raw_text(data), "degenerate_translation", reason))
+        elif all(t.strip() for t in texts) and not matches_language(
             "\n".join(texts), tgt, languages, detected=found
         ):
             reason = _wrong_language(texts, tgt, found)
             records.append(Record(row, None, raw_text(data), "wrong_language", reason))
+        elif confidence < min_confidence:
+            reason = (
+                f"translation confidence {confidence:.4f} < min_confidence {min_confidence:g}"
+                f" (lowest: {text})"
+            )
+            records.append(Record(row, None, raw_text(data), "low_translation_confidence", reason))
         else:
             records.append(Record(row, data, raw_text(data)))
     return records

@@ -11,6 +11,7 @@ pair files are rewritten once without it, a row group at a time, and it joins th
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,20 @@ OUTPUTS = {
 NO_LANGUAGE = "<missing>"  # report key of quarantined rows with no language
 _PER_LANGUAGE = ("quarantined", "test", "train")
 _RAW_FIELDS = ("prompt", "chosen", "rejected", "messages", "score_chosen", "score_rejected")
+
+
+_LOW_CONFIDENCE = ("low_translation_confidence", "degenerate_translation")
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile of ``values`` (linear between order statistics), None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 4)
 
 
 def _languages(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
@@ -67,6 +82,8 @@ class PairSink:
         self.meta: dict[str, dict[str, Any]] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.retracted: dict[str, tuple[str, str]] = {}  # pair id -> (code, reason)
+        # translated source -> (language, each pair's confidence, degenerate texts by reason)
+        self.quality: dict[str, tuple[str, list[float], Counter[str]]] = {}
 
     def __enter__(self) -> PairSink:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +117,37 @@ class PairSink:
                 self._writers[split].write_table(pairs_table(rows))
         if quarantined:
             self._writers["quarantine"].write_table(quarantine_table(quarantined))
+
+    def translation_quality(
+        self, name: str, language: str, confidences: Sequence[float], degenerate: Counter[str]
+    ) -> None:
+        """Record the translation_confidence of every pair a translated source produced,
+        accepted or not, and how many of its texts were degenerate, by reason."""
+        self.quality[name] = (language, list(confidences), Counter(degenerate))
+
+    def _quality_report(self) -> dict[str, dict[str, Any]]:
+        """Per target language: the pairs' translation_confidence quantiles, the share
+        quarantined below ingest.translation.min_confidence, and the commonest degenerate
+        reasons (counted in texts)."""
+        merged: defaultdict[str, list] = defaultdict(lambda: [[], Counter(), Counter()])
+        for name, (language, confidences, degenerate) in self.quality.items():
+            entry = merged[language]
+            entry[0].extend(confidences)
+            entry[1].update(degenerate)
+            reasons = self.sources[name].reasons
+            entry[2].update({k: reasons[k] for k in _LOW_CONFIDENCE if reasons[k]})
+        out = {}
+        for language, (values, degenerate, low) in sorted(merged.items()):
+            n = len(values)
+            out[language] = {
+                "pairs": n,
+                **{f"q{int(q * 100)}": _quantile(values, q) for q in (0.1, 0.5, 0.9)},
+                "quarantined_low_confidence": low["low_translation_confidence"],
+                "quarantined_degenerate": low["degenerate_translation"],
+                "quarantined_share": round(sum(low.values()) / n, 4) if n else 0.0,
+                "degenerate_reasons": dict(degenerate.most_common(5)),
+            }
+        return out
 
     def retract(self, pair_id: str, code: str, reason: str) -> None:
         """Quarantine the accepted pair ``pair_id`` after all (the first reason given stays)."""
@@ -141,7 +189,8 @@ class PairSink:
 
     def report(self) -> dict[str, Any]:
         """The ingest report: totals; per split; per language and per source (train, test and
-        quarantined rows; per source also the quarantine reasons and languages)."""
+        quarantined rows; per source also the quarantine reasons and languages); per target
+        language of translation, the translation confidence (_quality_report)."""
         per_source = {n: {**c.as_dict(), **self.meta[n]} for n, c in self.sources.items()}
         languages: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for counts in self.sources.values():
@@ -156,6 +205,7 @@ class PairSink:
             "splits": splits,
             "languages": _languages(languages),
             "sources": per_source,
+            "translation_confidence": self._quality_report(),
         }
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:

@@ -13,6 +13,8 @@ tokenizer knows. Causal instruct models (HF id, folder, or a local GGUF file suc
 SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh) translate through their chat template
 with a fixed instruction (capo/data/translate_causal.py). Texts are deduplicated, looked up
 in the cache, and the misses translated in batches sorted by length, on GPU when present.
+Every output comes with the translator's mean token log-probability of it (``translate_scored``;
+capo/data/translation_quality.py), cached with the output.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 from capo.data.checks import TEXT_FIELDS
 from capo.data.translate_cache import TranslationCache, cache_key
 from capo.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
+from capo.data.translation_quality import Translation, mean_logprobs
 from capo.errors import CapoError
 from capo.models.chat import MESSAGES
 from capo.models.device import resolve_device
@@ -40,6 +43,7 @@ __all__ = [
     "plain_texts",
     "translated_fields",
     "translation_units",
+    "unit_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,16 @@ def translation_units(pair: Mapping[str, Any]) -> list[str]:
         conv = json.loads(pair[MESSAGES])
         return [m["content"] for f in TEXT_FIELDS for m in conv[f]]
     return [pair[f] for f in TEXT_FIELDS]
+
+
+def unit_names(pair: Mapping[str, Any]) -> list[str]:
+    """The name of each of ``translation_units(pair)``: the field, or field[i] of a message."""
+    if pair.get(MESSAGES):
+        conv = json.loads(pair[MESSAGES])
+        return [
+            f"{f}[{i}]" if len(conv[f]) > 1 else f for f in TEXT_FIELDS for i in range(len(conv[f]))
+        ]
+    return list(TEXT_FIELDS)
 
 
 def translated_fields(pair: Mapping[str, Any], outputs: Iterator[str]) -> dict[str, Any]:
@@ -103,6 +117,11 @@ class Translator:
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         """Translations of ``texts`` from ``src`` to ``tgt``, in order."""
+        return [t.text for t in self.translate_scored(texts, src, tgt)]
+
+    def translate_scored(self, texts: Sequence[str], src: str, tgt: str) -> list[Translation]:
+        """Translations of ``texts`` with the translator's mean token log-prob, in order. A
+        cache entry without a log-prob (from before they were stored) is translated again."""
         name = self.params.model.format(src=src, tgt=tgt)  # type: ignore[union-attr]
         if name not in self._causal:
             self._causal[name] = is_causal(name)
@@ -111,16 +130,17 @@ class Translator:
         cache = TranslationCache(self.params.cache_dir, cache_name)
         try:
             keys = {t: cache_key(name, src, tgt, t) for t in dict.fromkeys(texts)}
-            done = cache.get_many(keys.values())
+            done = {k: v for k, v in cache.get_many(keys.values()).items() if v[1] is not None}
             todo = [t for t, k in keys.items() if k not in done]
             self.stats["cached"] += len(keys) - len(todo)
             if todo:
-                fresh = self._generate(name, todo, src, tgt)
-                cache.put_many({keys[t]: out for t, out in zip(todo, fresh, strict=True)})
-                done.update({keys[t]: out for t, out in zip(todo, fresh, strict=True)})
+                made = self._generate(name, todo, src, tgt)
+                fresh = dict(zip((keys[t] for t in todo), made, strict=True))
+                cache.put_many(fresh)
+                done.update(fresh)
         finally:
             cache.close()
-        return [done[keys[t]] for t in texts]
+        return [Translation(*done[keys[t]]) for t in texts]
 
     def _load(self, name: str) -> tuple[Any, Any]:
         if self._loaded is None or self._loaded[0] != name:
@@ -137,7 +157,7 @@ class Translator:
             self._loaded = (name, tokenizer, model)
         return self._loaded[1], self._loaded[2]
 
-    def _generate(self, name: str, texts: list[str], src: str, tgt: str) -> list[str]:
+    def _generate(self, name: str, texts: list[str], src: str, tgt: str) -> list[Translation]:
         import torch
 
         if self._causal[name]:
@@ -151,8 +171,11 @@ class Translator:
             kwargs["forced_bos_token_id"] = tokenizer.convert_tokens_to_ids(
                 language_token(tokenizer, tgt)
             )
+        skip = 1 if "forced_bos_token_id" in kwargs else 0  # the forced language token
+        eos = [model.generation_config.eos_token_id, tokenizer.eos_token_id]
+        eos_ids = [e for x in eos for e in (x if isinstance(x, list) else [x]) if e is not None]
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
-        out: list[str] = [""] * len(texts)
+        out = [Translation("", 0.0)] * len(texts)
         size = self.params.batch_size
         for start in tqdm(range(0, len(order), size), desc=f"translate {src}->{tgt}", unit="batch"):
             idx = order[start : start + size]
@@ -161,17 +184,21 @@ class Translator:
             )
             enc = {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}
             with torch.inference_mode():
-                ids = model.generate(**enc, **kwargs)
-            for i, text in zip(
-                idx, tokenizer.batch_decode(ids, skip_special_tokens=True), strict=True
-            ):
-                out[i] = text.strip()
+                gen = model.generate(
+                    **enc, **kwargs, output_scores=True, return_dict_in_generate=True
+                )
+                logprobs = mean_logprobs(model, gen, eos_ids, skip)
+            decoded = tokenizer.batch_decode(gen.sequences, skip_special_tokens=True)
+            for i, text, lp in zip(idx, decoded, logprobs, strict=True):
+                out[i] = Translation(text.strip(), lp)
             self.stats["batches"] += 1
             self.stats["translated"] += len(idx)
         log.info("translated %d texts %s->%s with %s", len(texts), src, tgt, name)
         return out
 
-    def _generate_causal(self, name: str, texts: list[str], src: str, tgt: str) -> list[str]:
+    def _generate_causal(
+        self, name: str, texts: list[str], src: str, tgt: str
+    ) -> list[Translation]:
         if self._loaded is None or self._loaded[0] != name:
             self._loaded = (name, None, CausalTranslationModel(name, self.device))
         out = self._loaded[2].translate(

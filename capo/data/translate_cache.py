@@ -1,4 +1,10 @@
-"""On-disk translation cache keyed by model and text hash (one SQLite file per model)."""
+"""On-disk translation cache keyed by model and text hash (one SQLite file per model).
+
+Each entry holds the output and the translator's mean token log-probability of it (the
+quality estimate's expensive part, capo/data/translation_quality.py). A cache written
+before log-probabilities were stored gains the column; its entries read as having none, and
+the translator translates those texts once more to get it.
+"""
 
 from __future__ import annotations
 
@@ -26,23 +32,32 @@ class TranslationCache:
         self.path = Path(cache_dir) / f"{slug}-{digest}.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS t (key TEXT PRIMARY KEY, output TEXT)")
+        with self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS t (key TEXT PRIMARY KEY, output TEXT, logprob REAL)"
+            )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(t)")}
+            if "logprob" not in columns:  # a cache from before log-probabilities were kept
+                self._db.execute("ALTER TABLE t ADD COLUMN logprob REAL")
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
-        """The cached outputs of those ``keys`` that are present."""
+    def get_many(self, keys: Iterable[str]) -> dict[str, tuple[str, float | None]]:
+        """(output, mean token log-prob or None) of those ``keys`` that are present."""
         keys = list(keys)
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, float | None]] = {}
         for start in range(0, len(keys), 500):  # SQLite caps bound parameters
             part = keys[start : start + 500]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(f"SELECT key, output FROM t WHERE key IN ({marks})", part)
-            found.update(rows.fetchall())
+            rows = self._db.execute(
+                f"SELECT key, output, logprob FROM t WHERE key IN ({marks})", part
+            )
+            found.update((key, (output, lp)) for key, output, lp in rows.fetchall())
         return found
 
-    def put_many(self, outputs: Mapping[str, str]) -> None:
-        """Store outputs by key (committed at once)."""
+    def put_many(self, outputs: Mapping[str, tuple[str, float | None]]) -> None:
+        """Store (output, mean token log-prob) by key (committed at once)."""
+        rows = [(key, out, lp) for key, (out, lp) in outputs.items()]
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO t VALUES (?, ?)", outputs.items())
+            self._db.executemany("INSERT OR REPLACE INTO t VALUES (?, ?, ?)", rows)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM t").fetchone()[0]

@@ -7,8 +7,10 @@
 Each text becomes one user turn holding a fixed instruction (INSTRUCTION, language names in
 English from CLDR) followed by the text; the chat template adds the generation prompt. Greedy
 decoding, batches sorted by length and left-padded, the answer read until the end token and
-stripped. capo/data/translate.py owns the cache and the batching statistics; its cache name
-for these models carries INSTRUCTION_ID, so a changed instruction is never served stale text.
+stripped, with the model's mean log-probability of its answer tokens
+(capo/data/translation_quality.py). capo/data/translate.py owns the cache and the batching
+statistics; its cache name for these models carries INSTRUCTION_ID, so a changed instruction
+is never served stale text.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from capo.data.translation_quality import Translation, mean_logprobs
 from capo.errors import CapoError
 from capo.models.gguf import is_gguf, load_gguf
 
@@ -98,15 +101,16 @@ class CausalTranslationModel:
         batch_size: int,
         max_new_tokens: int,
         stats: Any = None,
-    ) -> list[str]:
-        """Greedy translations of ``texts`` from ``src`` to ``tgt``, in order."""
+    ) -> list[Translation]:
+        """Greedy translations of ``texts`` from ``src`` to ``tgt`` with their mean token
+        log-probabilities, in order."""
         import torch
 
         ids = [self._prompt_ids(t, src, tgt) for t in texts]
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
         pad = self.tokenizer.pad_token_id
         pad = self.tokenizer.eos_token_id if pad is None else pad
-        out = [""] * len(texts)
+        out = [Translation("", 0.0)] * len(texts)
         for start in tqdm(range(0, len(order), batch_size), desc=f"translate {src}->{tgt}"):
             idx = order[start : start + batch_size]
             width = max(len(ids[i]) for i in idx)
@@ -123,10 +127,15 @@ class CausalTranslationModel:
                     max_new_tokens=max_new_tokens,
                     pad_token_id=pad,
                     eos_token_id=self.tokenizer.eos_token_id,
+                    output_scores=True,
+                    return_dict_in_generate=True,
                 )
-            answers = self.tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
-            for i, text in zip(idx, answers, strict=True):
-                out[i] = text.strip()
+                logprobs = mean_logprobs(self.model, gen, [self.tokenizer.eos_token_id])
+            answers = self.tokenizer.batch_decode(
+                gen.sequences[:, width:], skip_special_tokens=True
+            )
+            for i, text, lp in zip(idx, answers, logprobs, strict=True):
+                out[i] = Translation(text.strip(), lp)
             if stats is not None:
                 stats["batches"] += 1
                 stats["translated"] += len(idx)

@@ -104,6 +104,10 @@ class TranslationParams:
     num_beams: PositiveInt = 1  # beam search width
     device: str = "auto"  # auto (cuda when present) | cpu | cuda | cuda:N
     cache_dir: str = ".cache/capo/translations"  # on-disk cache keyed by model and text hash
+    # translate each output back and score it against the source with chrF (twice the cost)
+    round_trip: bool = False
+    # quarantine translated pairs whose translation_confidence is below this; 0 = off
+    min_confidence: Fraction = 0.0
 
 
 @dataclass(frozen=True)
