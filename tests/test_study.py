@@ -94,7 +94,7 @@ def test_study_params_are_checked():
 
 @pytest.mark.slow
 def test_a_small_study_end_to_end(tmp_path):
-    """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, in 2 processes."""
+    """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, on Dask."""
     from capo.pipelines.study import main
 
     raw = {
@@ -130,6 +130,8 @@ def test_a_small_study_end_to_end(tmp_path):
             str(out / "noise_study.md"),
             "--figure",
             str(out / "noise_study.png"),
+            "--work-dir",
+            str(tmp_path / "work"),
         ]
     )
     result = json.loads((out / "noise_study.json").read_text())

@@ -9,7 +9,9 @@ from capo.params.data import NOISE_MODELS
 from capo.params.parse import FlipRate, Fraction, NonNegative, NonNegativeInt, PositiveInt
 from capo.params.training import _OVERRIDABLE, check_loss_setting
 
-__all__ = ["StudyParams", "StudyRegime", "StudyVariant"]
+__all__ = ["ENGINES", "StudyParams", "StudyRegime", "StudyVariant"]
+
+ENGINES = ("sequential", "dask")  # how the study's trials run (capo/pipelines/study_engine.py)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,10 @@ class StudyParams:
     sft_share: Fraction = 1.0  # share of SFT questions kept (ingest.benchmark.sft_share)
     sft_epochs: NonNegative = 5.0  # the study's SFT epochs (policy.sft_epochs)
     compare_full_sft: bool = True  # also measure, at tune_seed, the reference of a full SFT
-    workers: PositiveInt = 2  # trials run in this many processes (one torch thread each)
+    workers: PositiveInt = 2  # a local cluster's workers, at most (one per core, or per GPU)
+    engine: str = "dask"  # sequential (this process) | dask (a Dask cluster, via Prefect)
+    address: str = ""  # a running Dask scheduler (tcp://host:8786); empty: start a local one
+    retries: NonNegativeInt = 1  # a failing trial is run again this often, then recorded failed
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]
@@ -122,5 +127,7 @@ class StudyParams:
         regimes = [r.name for r in self.regimes]
         if not regimes or len(set(regimes)) != len(regimes) or not self.seeds:
             raise ValueError("regimes (unique names) and seeds must not be empty")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: expected one of {ENGINES}: {self.engine!r}")
         if self.sft_questions not in ("all", "disjoint"):
             raise ValueError(f"sft_questions: expected all or disjoint: {self.sft_questions!r}")

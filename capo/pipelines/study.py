@@ -3,9 +3,11 @@
     dvc repro studies/noise/dvc.yaml        # or: python -m capo.pipelines.study
 
 Trains every variant of `study.variants` in every `study.regimes` noise regime and seed
-(settings tuned per regime on the validation split first; trials in `study.workers`
-processes) and writes the runs, the signal AUCs, the summary with 95% intervals and the
-verdict per regime against pre-registered criteria, the Markdown report and the chart.
+(settings tuned per regime on the validation split first; trials as Prefect task runs on
+`study.engine`, capo/pipelines/study_engine.py) and writes the runs, the signal AUCs, the
+summary with 95% intervals and the verdict per regime against pre-registered criteria, the
+failed trials if any, the Markdown report and the chart. Finished trials are kept in
+--work-dir's store: a rerun (after a kill, a failure or a change) runs only the rest.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import argparse
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from capo.errors import CapoError
 from capo.params import load_params
 from capo.pipelines._stage import run_stage
-from capo.study import run_study, study_figure, study_markdown, summarize_study
+from capo.study import study_figure, study_markdown, summarize_study
 
 logger = logging.getLogger("capo.pipelines.study")
 
@@ -32,6 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-json", default="reports/noise_study.json")
     parser.add_argument("--out-md", default="reports/noise_study.md")
     parser.add_argument("--figure", default="reports/noise_study.png")
+    parser.add_argument(
+        "--work-dir",
+        default="studies/noise/work",
+        help="the trials' store and seed data: a rerun reuses every finished trial in it "
+        "(on a cluster, a folder all workers share)",
+    )
     parser.add_argument(
         "--rerender",
         action="store_true",
@@ -51,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
             raise CapoError(f"{out_json}: no study results to re-render (run the study first)")
         result = json.loads(out_json.read_text(encoding="utf-8"))
     else:
-        with tempfile.TemporaryDirectory(prefix="capo-study-") as work:
-            result = run_study(params, work)
+        from capo.pipelines.study_engine import run_study_on_engine
+
+        result = run_study_on_engine(params, Path(args.work_dir))
     result["summary"] = summarize_study(result, params.study)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, allow_nan=False)  # strict JSON: no NaN

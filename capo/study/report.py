@@ -357,6 +357,16 @@ def study_markdown(
         lines += [f"## Test {metric.replace('_', ' ')}", "", *_means_table(summary, metric)]
     if figure:
         lines += [f"![Paired difference to DPO per regime]({figure})", ""]
+    failed = result.get("failed") or []
+    if failed:
+        lines += [
+            "## Failed trials",
+            "",
+            f"{len(failed)} trials did not finish; the numbers above leave them out. The next run",
+            "of the study retries exactly these (finished trials are kept in its store).",
+            "",
+            *_table(["trial", "error"], [[f["name"], f["error"]] for f in failed]),
+        ]
     return "\n".join(lines)
 
 

@@ -23,14 +23,16 @@ The test split is never used for a choice.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import itertools
 import json
 import logging
 import os
 import shutil
+import socket
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,18 @@ from tqdm.auto import tqdm
 
 from capo.core.settings import LossSettings
 from capo.params import Params, StudyRegime, StudyVariant
+from capo.study.store import TrialStore, fingerprint
 
-__all__ = ["auc", "regime_benchmark", "run_study", "signal_aucs", "variant_params"]
+__all__ = [
+    "FAIL_ENV",
+    "Trial",
+    "auc",
+    "execute_trial",
+    "regime_benchmark",
+    "run_study",
+    "signal_aucs",
+    "variant_params",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -320,73 +332,259 @@ def _grid(variant: StudyVariant) -> Iterator[dict[str, Any]]:
             yield point
 
 
-def _init_worker() -> None:
+# ---- trials as tasks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One unit of the study: ``fn(*args)``, a pure function of its inputs, and its record.
+
+    ``kind`` is prepare (a seed's policy and pairs), tuning (a grid point on validation) or
+    test (a variant's run with its chosen settings); ``name`` reads variant/regime/seed-N/split
+    (prepare/seed-N for a seed); ``needs`` are files a finished trial leaves that later trials
+    read (a seed's folder), so a stored record without them does not count as finished.
+    """
+
+    kind: str
+    name: str
+    fingerprint: str
+    fn: Callable[..., dict[str, Any]]
+    args: tuple
+    needs: tuple[str, ...] = ()
+    store: str = ""  # the store folder; set by the driver, with run and fail
+    run: str = ""  # the driver run that submitted it (logged with each attempt)
+    fail: bool = False  # FAIL_ENV matched its name: raise instead of running (tests only)
+
+
+# A trial whose name matches this shell pattern (fnmatch) raises instead of running: a
+# deliberate failure, for tests of retries and failure records only. Read by the driver and
+# passed to the trial, so it reaches workers on any machine.
+FAIL_ENV = "CAPO_STUDY_FAIL"
+
+# `study:` keys that choose which trials run or how, not what a trial computes: left out of
+# the fingerprints, so adding a seed or a variant, or changing the engine, reruns nothing else.
+_NOT_AN_INPUT = (
+    "variants",
+    "seeds",
+    "baseline",
+    "candidate",
+    "ablation",
+    "oracle",
+    "focal",
+    "tune_seed",
+    "compare_full_sft",
+    "workers",
+    "engine",
+    "address",
+    "retries",
+)
+
+
+def _inputs(params: Params) -> dict[str, Any]:
+    """The params a trial reads, as a plain dict for its fingerprint."""
+    data = dataclasses.asdict(params)
+    data["study"] = {k: v for k, v in data["study"].items() if k not in _NOT_AN_INPUT}
+    return data
+
+
+def execute_trial(trial: Trial) -> dict[str, Any]:
+    """Run ``trial`` with one torch thread, store its record and return it.
+
+    Every attempt is logged in the store first; ``trial.fail`` (FAIL_ENV) raises instead.
+    The record is written here, where the trial ran, so a finished trial survives a driver
+    that dies before it hears of the result.
+    """
     import torch
 
     torch.set_num_threads(1)
-    logging.getLogger("capo").setLevel(logging.WARNING)
-    os.environ.setdefault("TQDM_DISABLE", "1")
-
-
-def _map(
-    fn: Callable[..., Any], calls: list[tuple], workers: int, desc: str, unit: str
-) -> list[Any]:
-    """``fn(*call)`` for every call, in order; over ``workers`` processes when > 1."""
-    results: list[Any] = [None] * len(calls)
-    with tqdm(total=len(calls), desc=desc, unit=unit) as bar:
-        if workers <= 1:
-            for i, call in enumerate(calls):
-                results[i] = fn(*call)
-                bar.update(1)
-            return results
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = {pool.submit(fn, *call): i for i, call in enumerate(calls)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update(1)
-    return results
-
-
-def run_study(params: Params, work_dir: str | Path) -> dict[str, Any]:
-    """Prepare seeds, tune per regime on validation, then run every cell on test."""
-    study, work = params.study, Path(work_dir)
-    workers = min(study.workers, max(len(study.seeds), 1))
-    seeds = sorted(set(study.seeds) | {study.tune_seed})
-    calls = [(params, s, work, study.compare_full_sft and s == study.tune_seed) for s in seeds]
-    policies = _map(prepare_seed, calls, workers, "noise study: SFT + reference", "seed")
-
-    tuning_calls, tuning_keys = [], []
-    for regime, variant in itertools.product(study.regimes, study.variants):
-        if not variant.grid:
-            continue
-        for point in _grid(variant):
-            tuning_calls.append(
-                (params, work, variant, point, regime.name, study.tune_seed, "validation")
-            )
-            tuning_keys.append((regime.name, variant.name))
-    trials = _map(run_trial, tuning_calls, study.workers, "noise study: tuning", "run")
-    chosen: dict[str, dict[str, dict]] = {
-        r.name: {v.name: {} for v in study.variants} for r in study.regimes
+    store = TrialStore(trial.store)
+    store.attempt(trial.fingerprint, trial.name, trial.run)
+    if trial.fail:
+        raise RuntimeError(f"{trial.name}: injected failure ({FAIL_ENV})")
+    start = time.perf_counter()
+    record = trial.fn(*trial.args)
+    stored = {
+        "status": "ok",
+        "kind": trial.kind,
+        "name": trial.name,
+        "record": record,
+        "seconds": round(time.perf_counter() - start, 3),
+        "host": socket.gethostname(),
     }
-    best: dict[tuple[str, str], float] = {}
-    for key, trial in zip(tuning_keys, trials, strict=True):
-        score = -1.0 if trial["degenerate"] else trial["reward_accuracy"]
-        if key not in best or score > best[key]:
-            best[key] = score
-            chosen[key[0]][key[1]] = trial["settings"]
+    store.put(trial.fingerprint, stored)
+    return record
 
-    run_calls = []
-    for regime, seed, variant in itertools.product(study.regimes, study.seeds, study.variants):
-        if variant.clean_only and regime.noise == 0 and regime.noise_model != "derived":
-            continue  # on clean pairs the oracle is the baseline itself
-        settings = chosen[regime.name][variant.name]
-        run_calls.append((params, work, variant, settings, regime.name, seed, "test"))
-    runs = _map(run_trial, run_calls, study.workers, "noise study: test runs", "run")
+
+# run_trials(trials, advance): per trial its record, or the exception it finally failed with;
+# advance() once per finished trial. The pipeline layer gives a Prefect task runner's.
+RunTrials = Callable[[Sequence[Trial], Callable[[], None]], list[Any]]
+
+
+def _store_root(work: Path) -> str:
+    return str(work / "store")
+
+
+def run_study(
+    params: Params,
+    work_dir: str | Path,
+    run_trials: RunTrials | None = None,
+    run: str | None = None,
+) -> dict[str, Any]:
+    """Prepare seeds, tune per regime on validation, then run every cell on test.
+
+    Trials with a finished record in ``work_dir``/store are reused; the rest go to
+    ``run_trials`` phase by phase (default: this process, one after the other). A trial
+    that fails (after the engine's retries) is recorded as failed with its error and listed
+    in the result's "failed"; trials that need it (a seed's, a grid's) are listed as not run.
+    """
+    study, work = params.study, Path(work_dir)
+    run = run or f"{socket.gethostname()}-{os.getpid()}-{int(time.time())}"
+    store = TrialStore(_store_root(work))
+    pattern = os.environ.get(FAIL_ENV, "")
+    if run_trials is None:
+
+        def run_trials(trials: Sequence[Trial], advance: Callable[[], None]) -> list[Any]:
+            out: list[Any] = []
+            for trial in trials:
+                try:
+                    out.append(execute_trial(trial))
+                except Exception as exc:  # recorded as failed, the others go on
+                    out.append(exc)
+                advance()
+            return out
+
+    def submitted(t: Trial) -> Trial:
+        fail = bool(pattern) and fnmatch.fnmatch(t.name, pattern)
+        return dataclasses.replace(t, store=str(store.root), run=run, fail=fail)
+
+    inputs = _inputs(params)
+    seeds = sorted(set(study.seeds) | {study.tune_seed})
+    prep = {}
+    for s in seeds:
+        full = study.compare_full_sft and s == study.tune_seed
+        fp = fingerprint("prepare", inputs, s, full)
+        needs = (str(_seed_dir(work, s) / "policy.json"),)
+        prep[s] = Trial(
+            "prepare", f"prepare/seed-{s}", fp, prepare_seed, (params, s, work, full), needs
+        )
+
+    def trial(variant: StudyVariant, settings: dict, regime: str, seed: int, split: str) -> Trial:
+        args = (params, work, variant, settings, regime, seed, split)
+        parts = (dataclasses.asdict(variant), settings, regime, seed, split)
+        fp = fingerprint("trial", inputs, prep[seed].fingerprint, *parts)
+        return Trial(
+            split if split == "test" else "tuning",
+            f"{variant.name}/{regime}/seed-{seed}/{split}",
+            fp,
+            run_trial,
+            args,
+        )
+
+    tuning = [
+        (
+            regime.name,
+            variant.name,
+            trial(variant, point, regime.name, study.tune_seed, "validation"),
+        )
+        for regime, variant in itertools.product(study.regimes, study.variants)
+        if variant.grid
+        for point in _grid(variant)
+    ]
+    cells = [
+        (regime, seed, variant)
+        for regime, seed, variant in itertools.product(study.regimes, study.seeds, study.variants)
+        if not (variant.clean_only and regime.noise == 0 and regime.noise_model != "derived")
+    ]  # on clean pairs the oracle is the baseline itself
+    trace: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    with tqdm(total=len(prep) + len(tuning) + len(cells), desc="noise study", unit="trial") as bar:
+
+        def phase(trials: list[Trial]) -> list[dict[str, Any] | None]:
+            results: list[Any] = [None] * len(trials)
+            todo = []
+            for i, t in enumerate(trials):
+                rec = store.done(t.fingerprint)
+                if rec and all(Path(p).exists() for p in t.needs):
+                    results[i] = rec["record"]
+                    bar.update(1)
+                else:
+                    todo.append(i)
+            if todo:
+                outcomes = run_trials([submitted(trials[i]) for i in todo], lambda: bar.update(1))
+                for i, outcome in zip(todo, outcomes, strict=True):
+                    t = trials[i]
+                    if isinstance(outcome, BaseException):
+                        error = f"{type(outcome).__name__}: {outcome}"
+                        store.put(
+                            t.fingerprint,
+                            {"status": "failed", "kind": t.kind, "name": t.name, "error": error},
+                        )
+                        failed.append(
+                            {
+                                "kind": t.kind,
+                                "name": t.name,
+                                "fingerprint": t.fingerprint,
+                                "error": error,
+                            }
+                        )
+                    else:
+                        results[i] = outcome
+            trace.extend(_trace(t, store.get(t.fingerprint) or {}) for t in trials)
+            return results
+
+        def not_run(t_kind: str, name: str, why: str) -> None:
+            failed.append(
+                {"kind": t_kind, "name": name, "fingerprint": None, "error": f"not run: {why}"}
+            )
+            bar.update(1)
+
+        policies = dict(zip(seeds, phase([prep[s] for s in seeds]), strict=True))
+        ready = tuning if policies[study.tune_seed] is not None else []
+        for _, _, t in tuning[len(ready) :]:
+            not_run(t.kind, t.name, f"prepare/seed-{study.tune_seed} failed")
+        trials = phase([t for _, _, t in ready])
+        chosen: dict[str, dict[str, dict | None]] = {
+            r.name: {v.name: (None if v.grid else {}) for v in study.variants}
+            for r in study.regimes
+        }
+        best: dict[tuple[str, str], float] = {}
+        for (regime_name, variant_name, _), rec in zip(ready, trials, strict=True):
+            if rec is None:
+                continue
+            key = (regime_name, variant_name)
+            score = -1.0 if rec["degenerate"] else rec["reward_accuracy"]
+            if key not in best or score > best[key]:
+                best[key] = score
+                chosen[regime_name][variant_name] = rec["settings"]
+
+        tests = []
+        for regime, seed, variant in cells:
+            settings = chosen[regime.name][variant.name]
+            name = f"{variant.name}/{regime.name}/seed-{seed}/test"
+            if policies[seed] is None:
+                not_run("test", name, f"prepare/seed-{seed} failed")
+            elif settings is None:
+                not_run("test", name, f"no grid point of {variant.name} finished in {regime.name}")
+            else:
+                tests.append(trial(variant, settings, regime.name, seed, "test"))
+        runs = phase(tests)
     return {
         "settings": chosen,
-        "tuning": trials,
-        "policies": [p for p in policies if p["seed"] in study.seeds or "full_sft" in p],
+        "tuning": [t for t in trials if t is not None],
+        "policies": [p for s, p in policies.items() if p and (s in study.seeds or "full_sft" in p)],
         "regimes": [dataclasses.asdict(r) for r in study.regimes],
-        "runs": runs,
+        "runs": [r for r in runs if r is not None],
+        "failed": failed,
+        "trials": trace,
+    }
+
+
+def _trace(trial: Trial, stored: dict[str, Any]) -> dict[str, Any]:
+    """The trial's line in the result: name, fingerprint, status, and where and how long."""
+    return {
+        "name": trial.name,
+        "fingerprint": trial.fingerprint,
+        "status": stored.get("status"),
+        "seconds": stored.get("seconds"),
+        "host": stored.get("host"),
     }
