@@ -27,7 +27,61 @@ def _check_params(args: argparse.Namespace) -> int:
     return 0
 
 
-BUILTIN = ("check-params", "generate")
+def _benchmark_export(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from capo.data.export import export_benchmark
+    from capo.params import load_params
+
+    study = json.loads(Path(args.study).read_text(encoding="utf-8")) if args.study else None
+    summary = export_benchmark(
+        load_params(args.params),
+        args.dir,
+        regime=args.regime,
+        seed=args.seed,
+        validation_pairs=args.validation_pairs,
+        study=study,
+    )
+    sizes = ", ".join(f"{split} {n}" for split, n in summary["sizes"].items())
+    print(f"{args.dir}: pairs ({sizes}), sft (train {summary['sft_size']}), README.md")
+    return 0
+
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "benchmark",
+        help="export the built-in benchmark as a Hugging Face dataset",
+        description="The built-in multilingual preference benchmark, for use outside capo.",
+    )
+    inner = bench.add_subparsers(dest="benchmark_command", required=True, metavar="COMMAND")
+    export = inner.add_parser(
+        "export",
+        help="write the benchmark as a dataset folder with its card",
+        description="Write DIR/README.md (the dataset card), DIR/data/*.parquet (config "
+        "pairs: train, validation, test), DIR/sft/*.parquet (config sft) and DIR/disk/ "
+        "(datasets.load_from_disk folders), with the settings of ingest.benchmark.",
+    )
+    export.add_argument("dir", help="output folder")
+    export.add_argument("--params", default="params.yaml", help="params file (ingest.benchmark)")
+    export.add_argument(
+        "--regime", help="use this noise-study regime's settings (study.regimes) instead"
+    )
+    export.add_argument("--seed", type=int, help="seed (default: the params file's)")
+    export.add_argument(
+        "--validation-pairs",
+        type=int,
+        help="clean validation pairs (default: study.validation_pairs)",
+    )
+    export.add_argument(
+        "--study",
+        default="reports/noise_study.json",
+        help="noise study JSON for the card's reference scores ('' for none)",
+    )
+    export.set_defaults(func=_benchmark_export)
+
+
+BUILTIN = ("check-params", "generate", "benchmark")
 
 
 def _command(argv: list[str]) -> str | None:
@@ -56,6 +110,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from capo.evaluation import samples
 
     samples.add_command(sub)
+    _add_benchmark(sub)
     plugins = sorted(entry_points(group="capo.commands"), key=lambda e: e.name)
     chosen = [ep for ep in plugins if ep.name == command]
     for ep in [] if command in BUILTIN else chosen or plugins:
