@@ -150,3 +150,26 @@ def test_translation_confidence_reaches_the_validated_pairs(tmp_path):
     other = accepted[accepted["language"] != "en"]
     assert len(other) > 100 and other["translation_confidence"].between(0, 1).all()
     assert accepted[accepted["language"] == "en"]["translation_confidence"].isna().all()
+
+
+def test_the_validation_report_summarises_translation_confidence_per_language(tmp_path):
+    from capo.data import run_ingest
+    from capo.params import IngestParams, ValidateParams
+    from capo.validation.run import translation_summary, validate_pairs
+
+    bench = dataclasses.replace(BASE, noise_model="translation", noise=0.4)
+    run_ingest(IngestParams(benchmark=bench), seed=0, out_dir=tmp_path)
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    run = validate_pairs(train, ValidateParams())
+    summary = run.metrics()["translation_confidence"]
+    assert "en" not in summary and set(summary) == set(train["language"]) - {"en"}
+    de = train[train["language"] == "de"]["translation_confidence"]
+    assert summary["de"]["pairs"] == len(de)
+    assert summary["de"]["q50"] == round(float(de.quantile(0.5)), 4)
+    assert 0 <= summary["de"]["q10"] <= summary["de"]["q50"] <= summary["de"]["q90"] <= 1
+    # a quarantined row counts toward its language's share
+    moved = run.accepted[run.accepted["language"] == "de"].head(3)
+    rest = run.accepted.drop(moved.index)
+    again = translation_summary(rest, pd.concat([run.quarantined, moved]))
+    assert again["de"]["quarantined"] == summary["de"]["quarantined"] + 3
+    assert translation_summary(train.drop(columns="translation_confidence"), train[:0]) == {}

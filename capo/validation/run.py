@@ -61,7 +61,35 @@ class ValidationRun:
                 for name, stat in self.sources.items()
             },
             "problems": list(self.gate.problems),
+            "translation_confidence": translation_summary(self.accepted, self.quarantined),
         }
+
+
+def translation_summary(
+    accepted: pd.DataFrame, quarantined: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """Per language, over the pairs that have a translation_confidence: how many, its
+    0.1/0.5/0.9 quantiles (over accepted and quarantined together) and the share validation
+    quarantined. Empty when no pair has one (nothing was translated)."""
+    column = "translation_confidence"
+    frames = [
+        f[["language", column]].assign(quarantined=flag)
+        for f, flag in ((accepted, False), (quarantined, True))
+        if column in f and "language" in f
+    ]
+    if not frames:
+        return {}
+    rows = pd.concat(frames, ignore_index=True).dropna(subset=[column])
+    out = {}
+    for lang, group in rows.groupby("language", sort=True):
+        values = group[column].astype(float)
+        out[str(lang)] = {
+            "pairs": len(group),
+            **{f"q{int(q * 100)}": round(float(values.quantile(q)), 4) for q in (0.1, 0.5, 0.9)},
+            "quarantined": int(group["quarantined"].sum()),
+            "quarantined_share": round(float(group["quarantined"].mean()), 4),
+        }
+    return out
 
 
 def _rate(counts: dict[str, int]) -> float | None:
