@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dvc_deps import ROOT, _imported, module_file
+from tests.test_dvc_deps import ROOT, _absolute, _imported, module_file
 
 LIGHT_STAGES = ("ingest", "validate", "loss_settings", "compare", "register", "report")
 LIGHT_STAGES += ("register_commands",)
@@ -67,9 +67,7 @@ def _every_import(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[: len(package.split(".")) - node.level + 1]
-            module = ".".join([*base, node.module or ""]) if node.level else node.module or ""
-            names.add(module.rstrip("."))
+            names.add(_absolute(node, package))
         todo.extend(ast.iter_child_nodes(node))
     return names
 
