@@ -130,11 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (CapoError, ValueError) as err:  # ParamsError is a ValueError
-        from capo.params import ParamsError
-
-        if not isinstance(err, CapoError | ParamsError):
-            raise
+    except CapoError as err:  # ParamsError included
         print(f"capo {_command(argv)}: error: {err}", file=sys.stderr)
         return 2
 

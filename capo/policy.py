@@ -45,6 +45,7 @@ from capo.models.chat import (
     single_turn,
 )
 from capo.models.load import load_pretrained
+from capo.models.progress import quiet_trainer
 from capo.models.reproducible import save_tokenizer, without_timings
 from capo.models.tiny import build_tiny_llama, train_tokenizer
 from capo.params import BUILTIN_MODEL, PolicyParams
@@ -107,7 +108,9 @@ def make_sft_trainer(
         save_strategy="no",
         report_to="none",
     )
-    return SFTTrainer(model, args=args, train_dataset=data, processing_class=tokenizer)
+    return quiet_trainer(
+        SFTTrainer(model, args=args, train_dataset=data, processing_class=tokenizer)
+    )
 
 
 def sft(

@@ -46,6 +46,7 @@ from capo.loss_settings import loss_settings
 from capo.models.chat import trl_columns
 from capo.models.load import load_pretrained
 from capo.models.logps import pair_logps, tokenize_pairs
+from capo.models.progress import quiet_trainer
 from capo.models.reproducible import scrub_trainer_state, without_timings
 from capo.pairs import confidence_array, reference_arrays, score_arrays
 from capo.params import Params
@@ -277,6 +278,7 @@ def train_loss(
         peft_config=_lora_config(params, model, policy_dir),
         callbacks=list(callbacks or []),
     )
+    quiet_trainer(trainer)  # nothing printed where progress bars are off (a study trial)
     logger.info(
         "training %s on %d process(es), global batch %d",
         loss,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from capo.errors import CapoError
 from capo.params import Params, ParamsError, load_params, parse_section
 from capo.params.parse import FlipRate, PositiveInt, Range
 
@@ -65,6 +66,8 @@ def test_out_of_range_values_name_the_dotted_key(tmp_path, yaml_text, message):
         load_params(path)
     assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
     assert "\n" not in str(info.value)
+    # a CapoError, so entry points print it as one line; still the ValueError it always was
+    assert isinstance(info.value, CapoError) and isinstance(info.value, ValueError)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -93,9 +93,11 @@ def test_study_params_are_checked():
 
 
 @pytest.mark.slow
-def test_a_small_study_end_to_end(tmp_path):
+def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
     """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, on Dask."""
     from capo.pipelines.study import main
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the workers' bars as a user's run has them
 
     raw = {
         "ingest": {"benchmark": {"train_pairs": 90, "test_pairs": 45, "max_number": 99}},
@@ -134,6 +136,12 @@ def test_a_small_study_end_to_end(tmp_path):
             str(tmp_path / "work"),
         ]
     )
+    # the study's one bar is the only one: no trial prints bars or trainer dicts (the
+    # workers' stderr is this process's, captured at the file descriptor)
+    err = capfd.readouterr().err
+    for per_trial in ("train dataset", "log-probs", "generation", "Loading weights", "'loss'"):
+        assert per_trial not in err, per_trial
+    assert "Task run 'capo/margin-0.4/seed-1/test'" in err  # Prefect's line per trial remains
     result = json.loads((out / "noise_study.json").read_text())
     keys = {(r["variant"], r["regime"], r["seed"]) for r in result["runs"]}
     variants = ("sigmoid", "capo", "capo-q")

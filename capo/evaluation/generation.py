@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from capo.data.langid import CONFIDENT, faithful
 from capo.evaluation.metrics import answer_matches, first_line
 from capo.models.chat import prompt_ids
+from capo.models.progress import progress
 
 __all__ = ["greedy_answers", "language_fidelity", "score_answers"]
 
@@ -71,7 +71,7 @@ def greedy_answers(
     was_training = model.training
     model.eval()
     try:
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        for start in progress(range(0, len(order), batch_size), desc=desc):
             idx = order[start : start + batch_size]
             batch = _left_pad([encoded[i] for i in idx], pad_id, device)
             out = model.generate(

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from capo.errors import CapoError
 from capo.models.chat import pair_examples, tokenize_example
+from capo.models.progress import progress
 from capo.pairs import REF_COLUMNS, TEXT_COLUMNS
 
 __all__ = ["pair_logps", "reference_logps", "tokenize_pairs"]
@@ -79,7 +79,7 @@ def pair_logps(
     was_training = model.training
     model.eval()
     try:
-        for idx in tqdm(_batches(lengths, batch_size, bucket), desc=desc, unit="batch"):
+        for idx in progress(_batches(lengths, batch_size, bucket), desc=desc):
             batch = collate([examples[i] for i in idx])
             batch = {k: v.to(device) for k, v in batch.items()}
             sums = _batch_logps(model, batch).double().cpu().numpy()

@@ -16,6 +16,7 @@ import typing
 from typing import Annotated, Any
 
 from capo.core.settings import FlipRate, NonNegative, Positive, Range
+from capo.errors import CapoError
 
 __all__ = [
     "FlipRate",
@@ -32,8 +33,11 @@ __all__ = [
 ]
 
 
-class ParamsError(ValueError):
-    """A params.yaml problem, reported with the file and the dotted key."""
+class ParamsError(CapoError, ValueError):
+    """A params.yaml problem, reported with the file and the dotted key.
+
+    A CapoError, so every entry point reports it as one line; still a ValueError, as it
+    was (callers that catch ValueError keep working)."""
 
 
 Fraction = Annotated[float, Range(ge=0, le=1)]  # shares and thresholds: [0, 1]

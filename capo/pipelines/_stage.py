@@ -11,23 +11,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 from capo.errors import CapoError
-from capo.params import ParamsError
 
-__all__ = ["output", "run_stage", "tool", "tool_env"]
+__all__ = ["QUIET_LOGGERS", "output", "quiet_loggers", "run_stage", "tool", "tool_env"]
+
+# libraries whose INFO lines are one per request or per cluster event: WARNING and up unless
+# CAPO_LOG_LEVEL=DEBUG (distributed resets its level on import: see quiet_loggers)
+QUIET_LOGGERS = ("httpx", "httpcore", "distributed")
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Run a stage's main(); a CapoError/ParamsError exits 2 with one line, no traceback."""
+    """Run a stage's main(); a CapoError (ParamsError too) exits 2 with one line, no traceback."""
     logging.basicConfig(
         level=os.environ.get("CAPO_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s {name} %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    quiet_loggers()
     try:
         main()
-    except (CapoError, ParamsError) as err:
+    except CapoError as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def quiet_loggers() -> None:
+    """QUIET_LOGGERS at WARNING, unless the root logger is at DEBUG; again after an import
+    that sets its own levels (distributed)."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for noisy in QUIET_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def tool(name: str) -> str:

@@ -31,6 +31,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from capo.params import Params
+from capo.pipelines._stage import quiet_loggers
 from capo.study.run import Trial, execute_trial, run_study
 
 __all__ = ["local_cluster", "run_study_on_engine"]
@@ -52,8 +53,11 @@ def local_cluster(workers: int, env: dict[str, str] | None = None) -> Any:
     import torch
     from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
 
+    quiet_loggers()  # distributed set its loggers to INFO on import
+
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    quiet = {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", **(env or {})}
+    level = logging.getLevelName(logging.getLogger("distributed").getEffectiveLevel())
+    quiet = {"OMP_NUM_THREADS": "1", "DASK_LOGGING__DISTRIBUTED": level.lower(), **(env or {})}
     if gpus:
         spec = {
             f"gpu-{i}": {
@@ -104,14 +108,21 @@ def _prefect_api() -> Iterator[str]:
     """The Prefect API this run reports to: PREFECT_API_URL, or else one temporary server
     for the driver and the local workers alike (each would otherwise start its own)."""
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
 
     url = PREFECT_API_URL.value()
     if url:
         yield url
         return
-    server = SubprocessASGIServer()
-    server.start()
+    # a server for this run only: no telemetry heartbeat (offline machines; it also raced
+    # the first flow run for the new SQLite database, "database is locked")
+    with temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+        server = SubprocessASGIServer()
+        server.start()
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url

@@ -397,6 +397,7 @@ def execute_trial(trial: Trial) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
+    _quiet_progress()
     store = TrialStore(trial.store)
     store.attempt(trial.fingerprint, trial.name, trial.run)
     if trial.fail:
@@ -413,6 +414,16 @@ def execute_trial(trial: Trial) -> dict[str, Any]:
     }
     store.put(trial.fingerprint, stored)
     return record
+
+
+def _quiet_progress() -> None:
+    """No per-trial progress bars (datasets, model loading, Trainer, generation): the study
+    has one bar across all trials, and many parallel trials' bars would bury it."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()  # capo/models/progress.py: capo's bars and trainers too
 
 
 # run_trials(trials, advance): per trial its record, or the exception it finally failed with;
