@@ -71,3 +71,11 @@ def test_default_run_table_equals_the_committed_metrics():
         expected = [f"{doc['per_language'][lang][key]:.2f}" for lang in languages]
         assert cells[2:] == expected, label
     assert seen == set(metrics)
+
+
+def test_the_table_script_reproduces_both_readme_tables():
+    """scripts/readme_tables.py writes exactly what is committed (it is how they are made)."""
+    import runpy
+
+    main = runpy.run_path(str(ROOT / "scripts/readme_tables.py"))["main"]
+    assert main(["--check"]) == 0

@@ -348,3 +348,20 @@ def test_degenerate_pairs_name_the_text_and_reason(tmp_path, fake_generate, min_
     assert report["languages"]["de"] == {"quarantined": 2, "test": 0, "train": 1} or (
         report["languages"]["de"] == {"quarantined": 2, "test": 1, "train": 0}
     )
+
+
+def test_confidence_quantiles_are_numpys_linear_quantiles():
+    """One definition for the ingest report and validation.json: numpy's default quantile."""
+    import numpy as np
+
+    from capo.data.translation_quality import SUMMARY_QUANTILES, confidence_quantiles
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100):
+        values = rng.random(n)
+        got = confidence_quantiles(values)
+        want = {
+            f"q{round(q * 100)}": round(float(np.quantile(values, q)), 4) for q in SUMMARY_QUANTILES
+        }
+        assert got == want
+    assert confidence_quantiles([]) == {"q10": None, "q50": None, "q90": None}

@@ -112,3 +112,10 @@ def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
     verdict = "validation failed: 27 rows read, 24 accepted, 3 quarantined"
     assert error == f"validate: error: {tmp_path / 'pairs'}: {verdict}"  # input, then verdict
     assert "language de:" in proc.stderr and "Traceback" not in proc.stderr
+    # the stage's log is its own: none of Great Expectations' INFO chatter (hundreds of
+    # lines logged while it is imported, "Skipping registering function ...")
+    assert " INFO " in proc.stderr
+    assert not [
+        ln for ln in proc.stderr.splitlines() if " INFO " in ln and "validate INFO" not in ln
+    ]
+    assert "Skipping registering" not in proc.stderr

@@ -11,7 +11,6 @@ pair files are rewritten once without it, a row group at a time, and it joins th
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 
 from capo.data.record import raw_text
 from capo.data.schema import PAIR_SCHEMA, QUARANTINE_SCHEMA, pairs_table, quarantine_table
+from capo.data.translation_quality import confidence_quantiles
 
 __all__ = ["OUTPUTS", "PairSink"]
 
@@ -39,17 +39,6 @@ _RAW_FIELDS = ("prompt", "chosen", "rejected", "messages", "score_chosen", "scor
 
 
 _LOW_CONFIDENCE = ("low_translation_confidence", "degenerate_translation")
-
-
-def _quantile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile of ``values`` (linear between order statistics), None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 4)
 
 
 def _languages(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
@@ -141,7 +130,7 @@ class PairSink:
             n = len(values)
             out[language] = {
                 "pairs": n,
-                **{f"q{int(q * 100)}": _quantile(values, q) for q in (0.1, 0.5, 0.9)},
+                **confidence_quantiles(values),
                 "quarantined_low_confidence": low["low_translation_confidence"],
                 "quarantined_degenerate": low["degenerate_translation"],
                 "quarantined_share": round(sum(low.values()) / n, 4) if n else 0.0,

@@ -37,9 +37,11 @@ __all__ = [
     "INSTRUCTION_MARKERS",
     "MAX_COMPRESSION",
     "REPEAT_RUN",
+    "SUMMARY_QUANTILES",
     "TextQuality",
     "Translation",
     "assess",
+    "confidence_quantiles",
     "degenerate",
     "mean_logprobs",
     "pair_quality",
@@ -195,3 +197,24 @@ def pair_quality(qualities: Sequence[TextQuality]) -> tuple[float, int]:
         key=lambda i: (qualities[i].confidence, qualities[i].degenerate is None, i),
     )
     return qualities[worst].confidence, worst
+
+
+SUMMARY_QUANTILES = (0.1, 0.5, 0.9)  # the ingest and validation reports' q10, q50, q90
+
+
+def confidence_quantiles(values: Iterable[float]) -> dict[str, float | None]:
+    """q10/q50/q90 of translation confidences, linear between order statistics (numpy's
+    and pandas' default), rounded to 4 places; None when there are none. The one
+    definition behind the ingest report and reports/validation.json."""
+    ordered = sorted(float(v) for v in values)
+    out: dict[str, float | None] = {}
+    for q in SUMMARY_QUANTILES:
+        key = f"q{round(q * 100)}"
+        if not ordered:
+            out[key] = None
+            continue
+        pos = q * (len(ordered) - 1)
+        low = math.floor(pos)
+        high = min(low + 1, len(ordered) - 1)
+        out[key] = round(ordered[low] + (ordered[high] - ordered[low]) * (pos - low), 4)
+    return out

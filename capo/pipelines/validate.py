@@ -35,9 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Validate the pairs, write accepted, quarantined and reports; exit 2 if the gate fails."""
     args = parse_args(argv)
+    # per-store and per-function chatter, much of it logged while GX is imported
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from capo.validation import load_pairs, validate_pairs, write_outputs  # GX: 3 s to import
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # per-store chatter
     params = load_params(args.params).validate
     run = validate_pairs(load_pairs(args.pairs), params, args.reports / "data_docs")
     write_outputs(run, args.out, args.reports)

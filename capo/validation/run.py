@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from capo.data.translation_quality import confidence_quantiles
 from capo.params import ValidateParams
 from capo.validation.checkpoint import run_checkpoint
 from capo.validation.docs import add_gate_note, clear_site, make_readable_offline
@@ -82,10 +83,9 @@ def translation_summary(
     rows = pd.concat(frames, ignore_index=True).dropna(subset=[column])
     out = {}
     for lang, group in rows.groupby("language", sort=True):
-        values = group[column].astype(float)
         out[str(lang)] = {
             "pairs": len(group),
-            **{f"q{int(q * 100)}": round(float(values.quantile(q)), 4) for q in (0.1, 0.5, 0.9)},
+            **confidence_quantiles(group[column]),
             "quarantined": int(group["quarantined"].sum()),
             "quarantined_share": round(float(group["quarantined"].mean()), 4),
         }

@@ -1,0 +1,113 @@
+"""Rewrite the README's generated tables from the committed results.
+
+    python scripts/readme_tables.py           # rewrite README.md in place
+    python scripts/readme_tables.py --check   # exit 1 if README.md differs (what CI's test checks)
+
+Two blocks, each between its HTML comments:
+- ``headline``: the noise study's summary (reports/noise_study.json), one row per regime;
+- ``default-run``: the default pipeline's test metrics (metrics/<loss>.json), per language.
+
+Run it after `dvc repro studies/noise/dvc.yaml` or `dvc repro`; the prose around the tables
+is written by hand and is not touched. tests/test_readme_numbers.py checks the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LOSS_LABELS = {"sigmoid": "sigmoid (DPO)"}
+LOSS_ORDER = ("capo", "sigmoid", "ipo", "robust")
+
+
+def _signed(est: dict[str, float]) -> str:
+    return f"{est['mean']:+.3f} [{est['low']:+.3f}, {est['high']:+.3f}]"
+
+
+def headline(result: dict[str, Any]) -> list[str]:
+    """The study's headline: DPO, tuned CAPO, their paired difference and the controls."""
+    s = result["summary"]
+    base, cand, oracle = s["baseline"], s["candidate"], s["oracle"]
+    lines = [
+        "| regime | DPO | CAPO (tuned) | CAPO - DPO, paired [95% CI] | CAPO - q-only "
+        "| CAPO - focal | oracle - DPO | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for regime in s["regimes"]:
+        means, paired, verdict = s["means"][regime], s["paired"][regime], s["verdicts"][regime]
+        diff = paired[cand]["reward_accuracy"]
+        star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
+        ceiling = paired.get(oracle, {}).get("reward_accuracy")
+        cells = [
+            f"`{regime}`",
+            f"{means[base]['reward_accuracy']['mean']:.3f}",
+            f"{means[cand]['reward_accuracy']['mean']:.3f}",
+            _signed(diff) + star,
+            _signed(verdict["vs_ablation"]),
+            _signed(verdict["vs_focal"]),
+            f"{ceiling['mean']:+.3f}" if ceiling else "-",
+            verdict["text"],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def default_run(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """Per-language test numbers of the default run: the SFT policy, then each loss."""
+    languages = sorted(metrics["capo"]["per_language"])
+    lines = [
+        "| default run, test | all | " + " | ".join(languages) + " |",
+        "|---" * (len(languages) + 2) + "|",
+    ]
+    rows = [
+        ("SFT policy: generation accuracy", metrics["capo"]["reference"], "generation_accuracy")
+    ]
+    losses = [n for n in LOSS_ORDER if n in metrics] + sorted(set(metrics) - set(LOSS_ORDER))
+    rows += [
+        (f"{LOSS_LABELS.get(n, n)}: reward accuracy", metrics[n], "reward_accuracy") for n in losses
+    ]
+    for label, doc, key in rows:
+        per = [f"{doc['per_language'][lang][key]:.2f}" for lang in languages]
+        lines.append(f"| {label} | {doc['overall'][key]:.3f} | " + " | ".join(per) + " |")
+    return lines
+
+
+def replace_block(text: str, name: str, lines: list[str]) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"README.md: markers {start} ... {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + "\n" + "\n".join(lines) + "\n" + end + tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--study", type=Path, default=ROOT / "reports/noise_study.json")
+    parser.add_argument("--metrics", type=Path, default=ROOT / "metrics")
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 if it differs")
+    args = parser.parse_args(argv)
+    text = args.readme.read_text(encoding="utf-8")
+    study = json.loads(args.study.read_text(encoding="utf-8"))
+    metrics = {
+        p.stem: json.loads(p.read_text(encoding="utf-8")) for p in args.metrics.glob("*.json")
+    }
+    new = replace_block(text, "headline", headline(study))
+    new = replace_block(new, "default-run", default_run(metrics))
+    if args.check:
+        if new != text:
+            print(f"{args.readme}: tables differ from the results; run {sys.argv[0]}")
+            return 1
+        return 0
+    args.readme.write_text(new, encoding="utf-8")
+    print(f"{args.readme}: tables rewritten" if new != text else f"{args.readme}: up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
