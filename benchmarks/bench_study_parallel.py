@@ -5,6 +5,12 @@ preparations, 4 tuning trials and 12 test trials. Both runs report to one tempor
 server, started before the clock; the Dask cluster's start and stop are timed with the engine.
 
     python benchmarks/bench_study_parallel.py [--workers 2]
+    python benchmarks/bench_study_parallel.py --params params.yaml \
+        --regimes margin-0.4 --seeds 0 1 2
+
+The second form runs the real study's trials (params.yaml's model, data sizes, variants and
+grids), cut to the regimes and seeds named: trials of the size `dvc repro
+studies/noise/dvc.yaml` runs, in minutes rather than the full study's half hour.
 
 Prints the wall times and speed-up, the engine's overhead per trial (worker time not spent
 inside a trial, per trial: start, transfer, result, imports) and the peak RSS of the driver
@@ -63,11 +69,29 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--params",
+        type=Path,
+        help="a params.yaml whose study to cut (default: the reduced study above)",
+    )
+    parser.add_argument("--regimes", nargs="+", help="with --params: the regimes to keep")
+    parser.add_argument("--seeds", nargs="+", type=int, help="with --params: the seeds to keep")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-study-") as tmp, _prefect_api() as api:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(RAW))
-        params = load_params(str(path))
+        params = load_params(str(args.params or path))
+        if args.params:
+            study = params.study
+            regimes = [r for r in study.regimes if not args.regimes or r.name in args.regimes]
+            seeds = tuple(args.seeds or study.seeds)
+            tune = study.tune_seed if study.tune_seed in seeds else seeds[0]
+            study = dataclasses.replace(study, regimes=tuple(regimes), seeds=seeds, tune_seed=tune)
+            params = dataclasses.replace(params, study=study)
+        print(
+            f"study: {len(params.study.variants)} variants x {len(params.study.regimes)} "
+            f"regimes x {len(params.study.seeds)} seeds"
+        )
         seq = dataclasses.replace(
             params, study=dataclasses.replace(params.study, engine="sequential")
         )

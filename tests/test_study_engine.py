@@ -154,3 +154,35 @@ def test_a_killed_driver_resumes_from_its_finished_trials(tmp_path, dask_address
 
 def _finished(store: TrialStore) -> set[str]:
     return {p.stem for p in store.root.glob("*.json") if store.done(p.stem)}
+
+
+def test_local_workers_keep_glibc_malloc_defaults(monkeypatch):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ made every trial 1.5x slower (system time in
+    mmap/munmap); the study's local cluster starts its workers without it."""
+    from distributed import Client
+
+    from capo.pipelines.study_engine import local_cluster
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with local_cluster(1) as cluster, Client(cluster.scheduler_address) as client:
+        seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.getpid()))
+    assert [trim for trim, _ in seen.values()] == [None]
+    assert all(pid != os.getpid() for _, pid in seen.values())  # a worker process, not this one
+
+
+def test_the_shipped_worker_config_is_the_engines_setting():
+    """studies/noise/dask.yaml, for `dask worker` on a user's cluster, removes the same key."""
+    import dask.config
+    import distributed  # noqa: F401  (registers its config defaults)
+
+    from capo.pipelines.study_engine import NO_MALLOC_TRIM
+
+    shipped = dask.config.collect([str(ROOT / "studies/noise/dask.yaml")], env={})
+    (key,) = NO_MALLOC_TRIM
+    section, name = key.rsplit(".", 1)
+    node = shipped
+    for part in section.split("."):
+        node = node[part]
+    assert name in node and node[name] is None
+    default = dask.config.get("distributed.nanny.pre-spawn-environ")
+    assert "MALLOC_TRIM_THRESHOLD_" in default  # what it overrides still exists in Dask

@@ -34,7 +34,7 @@ from capo.params import Params
 from capo.pipelines._stage import quiet_loggers
 from capo.study.run import Trial, execute_trial, run_study
 
-__all__ = ["local_cluster", "run_study_on_engine"]
+__all__ = ["NO_MALLOC_TRIM", "local_cluster", "run_study_on_engine"]
 
 logger = logging.getLogger("capo.pipelines.study_engine")
 
@@ -45,11 +45,20 @@ def study_trial(trial: Trial) -> dict[str, Any]:
     return execute_trial(trial)
 
 
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 by default, which turns off
+# glibc's adaptive mmap threshold: every tensor over 128 KiB is then mmap'ed and unmapped
+# again. Measured on one study trial (SFT and DPO at the study's size): 29 s of system time
+# instead of 4, and the trial 1.5x slower. The local cluster's workers start without it.
+NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def local_cluster(workers: int, env: dict[str, str] | None = None) -> Any:
     """A local Dask cluster: one worker per GPU (CUDA_VISIBLE_DEVICES and resource "GPU"
     each) where CUDA is present, else one single-threaded worker per core; ``workers`` at most.
-    ``env`` is added to the workers' environment (the Prefect API they report to).
+    ``env`` is added to the workers' environment (the Prefect API they report to). Workers
+    keep glibc's malloc defaults (NO_MALLOC_TRIM).
     """
+    import dask
     import torch
     from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
 
@@ -58,28 +67,29 @@ def local_cluster(workers: int, env: dict[str, str] | None = None) -> Any:
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     level = logging.getLevelName(logging.getLogger("distributed").getEffectiveLevel())
     quiet = {"OMP_NUM_THREADS": "1", "DASK_LOGGING__DISTRIBUTED": level.lower(), **(env or {})}
-    if gpus:
-        spec = {
-            f"gpu-{i}": {
-                "cls": Nanny,
-                "options": {
-                    "nthreads": 1,
-                    "resources": {"GPU": 1},
-                    "env": {**quiet, "CUDA_VISIBLE_DEVICES": str(i)},
-                },
+    with dask.config.set(NO_MALLOC_TRIM):  # read when each nanny is made, in the constructor
+        if gpus:
+            spec = {
+                f"gpu-{i}": {
+                    "cls": Nanny,
+                    "options": {
+                        "nthreads": 1,
+                        "resources": {"GPU": 1},
+                        "env": {**quiet, "CUDA_VISIBLE_DEVICES": str(i)},
+                    },
+                }
+                for i in range(min(gpus, workers))
             }
-            for i in range(min(gpus, workers))
-        }
-        scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
-        return SpecCluster(workers=spec, scheduler=scheduler)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return LocalCluster(
-        n_workers=max(1, min(cores or 1, workers)),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        env=quiet,
-    )
+            scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
+            return SpecCluster(workers=spec, scheduler=scheduler)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return LocalCluster(
+            n_workers=max(1, min(cores or 1, workers)),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            env=quiet,
+        )
 
 
 @contextlib.contextmanager
