@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from capo.reporting.markup import markdown_table
+from capo.study.stats import Estimate
+
 ROOT = Path(__file__).resolve().parents[1]
 LOSS_LABELS = {"sigmoid": "sigmoid (DPO)"}
 LOSS_ORDER = ("capo", "sigmoid", "ipo", "robust")
@@ -32,48 +35,55 @@ def headline(result: dict[str, Any]) -> list[str]:
     """The study's headline: DPO, tuned CAPO, their paired difference and the controls."""
     s = result["summary"]
     base, cand, oracle = s["baseline"], s["candidate"], s["oracle"]
-    lines = [
-        "| regime | DPO | CAPO (tuned) | CAPO - DPO, paired [95% CI] | CAPO - q-only "
-        "| CAPO - focal | oracle - DPO | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+    header = [
+        "regime",
+        "DPO",
+        "CAPO (tuned)",
+        "CAPO - DPO, paired [95% CI]",
+        "CAPO - q-only",
+        "CAPO - focal",
+        "oracle - DPO",
+        "verdict",
     ]
+    rows = []
     for regime in s["regimes"]:
         means, paired, verdict = s["means"][regime], s["paired"][regime], s["verdicts"][regime]
         diff = paired[cand]["reward_accuracy"]
-        star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
         ceiling = paired.get(oracle, {}).get("reward_accuracy")
-        cells = [
-            f"`{regime}`",
-            f"{means[base]['reward_accuracy']['mean']:.3f}",
-            f"{means[cand]['reward_accuracy']['mean']:.3f}",
-            _signed(diff) + star,
-            _signed(verdict["vs_ablation"]),
-            _signed(verdict["vs_focal"]),
-            f"{ceiling['mean']:+.3f}" if ceiling else "-",
-            verdict["text"],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        rows.append(
+            [
+                f"`{regime}`",
+                f"{means[base]['reward_accuracy']['mean']:.3f}",
+                f"{means[cand]['reward_accuracy']['mean']:.3f}",
+                _signed(diff) + ("*" if Estimate(**diff).excludes_zero() else ""),
+                _signed(verdict["vs_ablation"]),
+                _signed(verdict["vs_focal"]),
+                f"{ceiling['mean']:+.3f}" if ceiling else "-",
+                verdict["text"],
+            ]
+        )
+    return markdown_table(header, rows)
 
 
 def default_run(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Per-language test numbers of the default run: the SFT policy, then each loss."""
     languages = sorted(metrics["capo"]["per_language"])
-    lines = [
-        "| default run, test | all | " + " | ".join(languages) + " |",
-        "|---" * (len(languages) + 2) + "|",
-    ]
-    rows = [
+    sources = [
         ("SFT policy: generation accuracy", metrics["capo"]["reference"], "generation_accuracy")
     ]
     losses = [n for n in LOSS_ORDER if n in metrics] + sorted(set(metrics) - set(LOSS_ORDER))
-    rows += [
+    sources += [
         (f"{LOSS_LABELS.get(n, n)}: reward accuracy", metrics[n], "reward_accuracy") for n in losses
     ]
-    for label, doc, key in rows:
-        per = [f"{doc['per_language'][lang][key]:.2f}" for lang in languages]
-        lines.append(f"| {label} | {doc['overall'][key]:.3f} | " + " | ".join(per) + " |")
-    return lines
+    rows = [
+        [
+            label,
+            f"{doc['overall'][key]:.3f}",
+            *(f"{doc['per_language'][lang][key]:.2f}" for lang in languages),
+        ]
+        for label, doc, key in sources
+    ]
+    return markdown_table(["default run, test", "all", *languages], rows)
 
 
 def replace_block(text: str, name: str, lines: list[str]) -> str:
