@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export HF_HUB_DISABLE_TELEMETRY := 1
-# DVC runs each stage's `python -m capo.pipelines.<stage>` with the caller's PATH: put the
+# DVC runs each stage's `python -m capo_pipelines.<stage>` with the caller's PATH: put the
 # project's environment first, so nothing needs to be activated.
 export PATH := $(abspath $(VENV_BIN)):$(PATH)
 

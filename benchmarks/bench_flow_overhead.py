@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     from prefect.testing.utilities import prefect_test_harness
 
-    from capo.pipelines.flows import capo_pipeline, stage_order
+    from capo_pipelines.flows import capo_pipeline, stage_order
 
     dvc = str(Path(sys.executable).parent / "dvc")
     repo = str(Path(args.repo).resolve())

@@ -51,8 +51,8 @@ def write_pairs(path: Path, n: int, seed: int = 0, language_column: bool = True)
 
 def child(path: str, out: str) -> None:
     """Ingest one file and print a JSON line with the timing and this process's peak RSS."""
-    from capo.data import run_ingest
-    from capo.params import BenchmarkParams, IngestParams, SourceParams
+    from capo_pipelines.data import run_ingest
+    from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams
 
     params = IngestParams(
         benchmark=BenchmarkParams(enabled=False),

@@ -1,4 +1,4 @@
-"""Measure capo.data.langid on real short answers and dialog lines; print Markdown tables.
+"""Measure capo_pipelines.data.langid on real short answers and dialog lines; print Markdown tables.
 
     .venv/bin/python benchmarks/bench_langid.py                 # CONFIDENT (0.9)
     .venv/bin/python benchmarks/bench_langid.py --confidence 0.8 0.9 0.95
@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from capo.data.langid import CONFIDENT, faithful, language_mismatch
+from capo_pipelines.data.langid import CONFIDENT, faithful, language_mismatch
 from tests.langid_data import (
     FOREIGN_DIALOG,
     FRENCH_DIALOG,

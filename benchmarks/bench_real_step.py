@@ -28,11 +28,11 @@ from bench_trainer_step import alternate, make_trainer  # this folder is on sys.
 from datasets import Dataset
 from peft import LoraConfig
 
-from capo.data.benchmark import generate_benchmark
-from capo.models.chat import MESSAGES, single_turn, trl_columns
-from capo.models.load import load_pretrained
-from capo.models.logps import reference_logps
-from capo.params import BenchmarkParams
+from capo_pipelines.data.benchmark import generate_benchmark
+from capo_pipelines.models.chat import MESSAGES, single_turn, trl_columns
+from capo_pipelines.models.load import load_pretrained
+from capo_pipelines.models.logps import reference_logps
+from capo_pipelines.params import BenchmarkParams
 
 ROOT = Path(__file__).resolve().parents[1]
 GGUF = ROOT / ".cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_reference.py [--pairs 800] [--batch-size 32] [--repeats 3]
 
-Two data sets: the built-in multilingual benchmark (capo.data.benchmark, short answers) and a
+Two data sets: the built-in multilingual benchmark (pipelines/data/benchmark.py,
+short answers) and a
 heavy-tailed mix like real chat preference data (response lengths log-normal, median ~40
 tokens, a few near max_length), built from the same benchmark text. The policy is the
 default built-in tiny Llama (params.yaml `policy:`), randomly initialised: throughput does
@@ -22,17 +23,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported
 import pandas as pd
 import torch
 
-from capo.models.logps import reference_logps
-from capo.params import PolicyParams
-from capo.policy import build_builtin_policy
+from capo_pipelines.models.logps import reference_logps
+from capo_pipelines.models.sft import build_builtin_policy
+from capo_pipelines.params import PolicyParams
 
 logger = logging.getLogger("bench_reference")
 
 
 def benchmark_pairs(n: int, seed: int) -> pd.DataFrame:
     """The built-in benchmark's training pairs."""
-    from capo.data.benchmark import generate_benchmark
-    from capo.params import BenchmarkParams
+    from capo_pipelines.data.benchmark import generate_benchmark
+    from capo_pipelines.params import BenchmarkParams
 
     rows = generate_benchmark(BenchmarkParams(train_pairs=n, test_pairs=0), seed=seed)
     return pd.DataFrame(rows).reset_index(drop=True)

@@ -21,7 +21,7 @@ STAGES = ("ingest", "validate", "policy", "reference", "train", "evaluate", "com
 STAGES += ("register", "study")
 # name -> (command line, module whose import decides whether torch is loaded)
 COMMANDS = {
-    s: ([sys.executable, "-m", f"capo.pipelines.{s}", "--help"], f"capo.pipelines.{s}")
+    s: ([sys.executable, "-m", f"capo_pipelines.{s}", "--help"], f"capo_pipelines.{s}")
     for s in STAGES
 }
 COMMANDS["capo check-params"] = (

@@ -64,8 +64,8 @@ def main() -> None:
     import yaml
     from distributed import Client
 
-    from capo.params import load_params
-    from capo.pipelines.study_engine import _prefect_api, local_cluster, run_study_on_engine
+    from capo_pipelines.params import load_params
+    from capo_pipelines.study_engine import _prefect_api, local_cluster, run_study_on_engine
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)

@@ -42,7 +42,7 @@ def run_variant(variant: str, steps: int, hidden: int, layers: int) -> dict[str,
     from trl import DPOConfig, DPOTrainer
 
     from capo import CAPOConfig, CAPOTrainer
-    from capo.models.tiny import build_tiny_llama, train_tokenizer
+    from capo_pipelines.models.tiny import build_tiny_llama, train_tokenizer
 
     rows = _pairs(8 * steps)
     tok = train_tokenizer([r["prompt"] + r["chosen"] + r["rejected"] for r in rows], 3000)

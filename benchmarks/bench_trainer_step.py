@@ -26,7 +26,7 @@ from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
 from capo import CAPOConfig, CAPOTrainer
-from capo.models.tiny import build_tiny_llama, train_tokenizer
+from capo_pipelines.models.tiny import build_tiny_llama, train_tokenizer
 
 WORDS = [
     "alpha",

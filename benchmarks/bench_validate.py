@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from capo.data.langid import language_mismatch
-from capo.params import ValidateParams
-from capo.validation import validate_pairs, write_outputs
+from capo_pipelines.data.langid import language_mismatch
+from capo_pipelines.params import ValidateParams
+from capo_pipelines.validation import validate_pairs, write_outputs
 
 SENTENCES = {
     "en": [

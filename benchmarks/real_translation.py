@@ -35,12 +35,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd
 
-from capo.data import run_ingest
-from capo.data.benchmark import _items, generate_benchmark
-from capo.data.translate import Translator
-from capo.data.translate_causal import CausalTranslationModel
-from capo.data.translation_quality import assess, mean_logprobs, pair_quality
-from capo.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
+from capo_pipelines.data import run_ingest
+from capo_pipelines.data.benchmark import _items, generate_benchmark
+from capo_pipelines.data.translate import Translator
+from capo_pipelines.data.translate_causal import CausalTranslationModel
+from capo_pipelines.data.translation_quality import assess, mean_logprobs, pair_quality
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
 
 ROOT = Path(__file__).resolve().parents[1]
 GGUF = ROOT / ".cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from capo.reporting.markup import markdown_table
-from capo.study.stats import Estimate
+from capo_pipelines.noise_study.stats import Estimate
+from capo_pipelines.reporting.markup import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 LOSS_LABELS = {"sigmoid": "sigmoid (DPO)"}

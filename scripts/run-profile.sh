@@ -13,7 +13,7 @@ profile=${1:?usage: scripts/run-profile.sh PROFILE.yaml [dvc exp run arguments]}
 shift
 bin=$PWD/.venv/bin
 [[ -n ${VIRTUAL_ENV:-} ]] && bin=$VIRTUAL_ENV/bin
-export PATH="$bin:$PATH"  # DVC runs each stage's `python -m capo.pipelines.<stage>` from PATH
+export PATH="$bin:$PATH"  # DVC runs each stage's `python -m capo_pipelines.<stage>` from PATH
 export DVC_NO_ANALYTICS=1 DO_NOT_TRACK=1 HF_HUB_DISABLE_TELEMETRY=1
 mapfile -t sets < <(python - "$profile" <<'PY'
 import json, sys

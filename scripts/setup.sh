@@ -12,8 +12,8 @@ else
   py=.venv/bin/python
 fi
 stamp=.venv/.capo-installed
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
-if [[ -f $stamp && $(cat "$stamp") == "$want" ]] && $py -c "import capo" 2>/dev/null; then
+want=$(cat pyproject.toml pipelines/pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [[ -f $stamp && $(cat "$stamp") == "$want" ]] && $py -c "import capo, capo_pipelines" 2>/dev/null; then
   exit 0
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -21,6 +21,6 @@ if ! $py -c "import torch" 2>/dev/null; then
   echo "setup: installing torch==2.13.0" >&2
   $py -m pip install -q "torch==${CAPO_TORCH_VERSION:-2.13.0}"
 fi
-echo "setup: installing capo[pipeline,dev]" >&2
-$py -m pip install -q -e ".[pipeline,dev]"
+echo "setup: installing capo (the core) and capo-pipelines[dev] (the workflow)" >&2
+$py -m pip install -q -e . -e "./pipelines[dev]"
 mkdir -p .venv && echo "$want" > "$stamp"

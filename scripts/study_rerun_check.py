@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from capo.params import load_params
-from capo.study.run import prepare_seed, run_trial
+from capo_pipelines.noise_study.trials import prepare_seed, run_trial
+from capo_pipelines.params import load_params
 
 KEYS = ("reward_accuracy", "reward_margin", "generation_accuracy", "noisy_mean_w")
 KEYS += ("clean_mean_w", "margin_auc", "per_language")

@@ -21,7 +21,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-# For subprocesses: the venv's executables first (DVC stages call `python -m capo.pipelines.x`)
+# For subprocesses: the venv's executables first (DVC stages call `python -m capo_pipelines.x`)
 # and a git identity, so commits and `dvc exp run` work on any machine.
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 GIT_ENV = {
@@ -52,7 +52,7 @@ def toy_pairs(n: int = 32) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from capo.models.tiny import train_tokenizer
+    from capo_pipelines.models.tiny import train_tokenizer
 
     texts = [r["prompt"] + r["chosen"] + r["rejected"] for r in toy_pairs(64)]
     return train_tokenizer(texts * 4, vocab_size=300)
@@ -60,7 +60,7 @@ def tiny_tokenizer():
 
 @pytest.fixture
 def make_tiny_model(tiny_tokenizer):
-    from capo.models.tiny import build_tiny_llama
+    from capo_pipelines.models.tiny import build_tiny_llama
 
     def make(seed: int = 0):
         return build_tiny_llama(
@@ -109,7 +109,7 @@ def git_dvc_repo(path, files: dict[str, str]):
 
 
 def dvc_bin() -> str:
-    from capo.pipelines._stage import tool
+    from capo_pipelines._stage import tool
 
     return tool("dvc")
 

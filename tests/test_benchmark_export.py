@@ -17,10 +17,14 @@ import pytest
 import yaml
 
 from capo.cli import main
-from capo.data.benchmark import demonstrations, generate_benchmark
-from capo.data.export import PAIR_COLUMNS, SPLITS, export_benchmark
-from capo.data.export_card import reference_rows
-from capo.params import load_params
+from capo_pipelines.data.benchmark import demonstrations, generate_benchmark
+from capo_pipelines.export.benchmark_export import (
+    EXPORT_PAIR_COLUMNS,
+    EXPORT_SPLITS,
+    export_benchmark,
+)
+from capo_pipelines.export.dataset_card import reference_rows
+from capo_pipelines.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "reports" / "noise_study.json"
@@ -48,16 +52,16 @@ def test_export_round_trips_through_datasets(tmp_path):
     params = _small_params(noise_model="translation", noise=0.3)
     summary = export_benchmark(params, tmp_path, validation_pairs=15)
     rows = generate_benchmark(params.ingest.benchmark, params.seed, 15)
-    expected = {s: [r for r in rows if r["split"] == s] for s in SPLITS}
+    expected = {s: [r for r in rows if r["split"] == s] for s in EXPORT_SPLITS}
     assert summary["sizes"] == {"train": 60, "validation": 15, "test": 30}
 
     on_disk = datasets.load_from_disk(str(tmp_path / "disk" / "pairs"))
     from_files = datasets.load_dataset(str(tmp_path))  # the card's configs: `pairs` by default
     for dd in (on_disk, from_files):
-        assert sorted(dd) == sorted(SPLITS)
-        for split in SPLITS:
+        assert sorted(dd) == sorted(EXPORT_SPLITS)
+        for split in EXPORT_SPLITS:
             ds = dd[split]
-            assert ds.column_names == list(PAIR_COLUMNS)
+            assert ds.column_names == list(EXPORT_PAIR_COLUMNS)
             assert ds.num_rows == len(expected[split])
             for name in ("id", "prompt", "chosen", "rejected", "gold", "label_flipped"):
                 assert ds[name] == [r[name] for r in expected[split]], (split, name)
@@ -103,9 +107,9 @@ def test_card_metadata_and_sizes(tmp_path):
     assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert configs["pairs"]["default"] is True
-    assert [f["split"] for f in configs["pairs"]["data_files"]] == list(SPLITS)
+    assert [f["split"] for f in configs["pairs"]["data_files"]] == list(EXPORT_SPLITS)
     assert configs["sft"]["data_files"] == [{"split": "train", "path": "sft/train-*.parquet"}]
-    for split in SPLITS:
+    for split in EXPORT_SPLITS:
         files = list(tmp_path.glob(f"data/{split}-*.parquet"))
         assert sum(pq.read_metadata(f).num_rows for f in files) == summary["sizes"][split]
     assert "| all |  |  | 60 | 15 | 30 |" in body
@@ -168,11 +172,11 @@ def test_lm_eval_task_scores_like_capo(tmp_path):
     import pandas as pd
     from lm_eval.tasks import TaskManager
 
-    import capo.lm_eval_tasks as tasks
-    from capo.evaluation.evaluate import generation_frame
-    from capo.evaluation.metrics import first_line
-    from capo.models.load import load_pretrained
-    from capo.policy import prepare_policy
+    import capo_pipelines.lm_eval_tasks as tasks
+    from capo_pipelines.evaluation.evaluator import generation_frame
+    from capo_pipelines.evaluation.metrics import first_line
+    from capo_pipelines.models.load import load_pretrained
+    from capo_pipelines.models.sft import prepare_policy
 
     params = _small_params(languages=("en", "de"), train_pairs=40, test_pairs=20)
     bench = params.ingest.benchmark

@@ -9,14 +9,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from capo.core.trainer import CAPOConfig, CAPOTrainer
-from capo.data import run_ingest
 from capo.errors import CapoError
-from capo.evaluation.generation import greedy_answers
-from capo.models.chat import MESSAGES, pair_examples, prompt_ids, prompts, trl_columns
-from capo.models.logps import tokenize_pairs
-from capo.params import BenchmarkParams, IngestParams, PolicyParams, SourceParams
-from capo.policy import build_builtin_policy, make_sft_trainer, sft_examples
+from capo.trainer import CAPOConfig, CAPOTrainer
+from capo_pipelines.data import run_ingest
+from capo_pipelines.evaluation.generation import greedy_answers
+from capo_pipelines.models.chat import MESSAGES, pair_examples, prompt_ids, prompts, trl_columns
+from capo_pipelines.models.logps import tokenize_pairs
+from capo_pipelines.models.sft import build_builtin_policy, make_sft_trainer, sft_examples
+from capo_pipelines.params import BenchmarkParams, IngestParams, PolicyParams, SourceParams
 from tests.test_reference import conversational_frame, pairs_frame
 
 TINY = dict(vocab_size=400, hidden_size=32, num_layers=1, num_heads=2, max_length=96)
@@ -99,7 +99,7 @@ def test_training_tokenises_conversations_as_the_reference_does(
     tmp_path, make_tiny_model, tiny_tokenizer
 ):
     """The dataset the train stage hands TRL gives the token ids capo's reference uses."""
-    from capo.train import _dataset
+    from capo_pipelines.models.training import _dataset
 
     pairs = conversational_frame(6).assign(ref_chosen_logps=-1.0, ref_rejected_logps=-2.0)
     args = CAPOConfig(

@@ -10,9 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from capo.compare import compare_losses, compare_pair, load_metrics, read_curves
 from capo.errors import CapoError
-from capo.reporting.comparison import headline
+from capo_pipelines.evaluation.comparison import (
+    compare_losses,
+    compare_pair,
+    load_metrics,
+    read_curves,
+)
+from capo_pipelines.reporting.comparison_report import headline
 
 LANGS = ("de", "en", "hi")
 
@@ -124,7 +129,7 @@ def _write_inputs(root: Path) -> dict[str, Path]:
 
 
 def _run_compare(root: Path) -> Path:
-    from capo.pipelines.compare import main
+    from capo_pipelines.compare import main
 
     _write_inputs(root)
     out = root / "reports"
@@ -196,7 +201,7 @@ def test_compare_stage_writes_report_json_and_charts(tmp_path):
 
 
 def test_compare_stage_unknown_candidate_is_a_capo_error(tmp_path):
-    from capo.pipelines.compare import main
+    from capo_pipelines.compare import main
 
     _write_inputs(tmp_path)
     (tmp_path / "params.yaml").write_text("train: {losses: [capo, ipo]}\n")
@@ -277,7 +282,7 @@ def test_html_report_renders_in_chromium(tmp_path):
 
 def test_report_flags_a_degenerate_model_first():
     """A model that answers nothing is named at the top of the report, not buried in zeros."""
-    from capo.reporting.comparison import degenerate_lines, report_tables
+    from capo_pipelines.reporting.comparison_report import degenerate_lines, report_tables
 
     metrics = json.loads(json.dumps(METRICS))
     metrics["ipo"]["health"] = {"degenerate": True, "reasons": ["empty answers 100.0% > 2.0%"]}

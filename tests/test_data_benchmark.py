@@ -8,12 +8,12 @@ from collections import Counter
 
 import pytest
 
-from capo.data.benchmark import demonstrations, generate_benchmark
-from capo.data.benchmark_tasks import chinese_numeral, devanagari_digits, number_answer
-from capo.data.langid import matches_language
-from capo.data.schema import pair_id
 from capo.errors import CapoError
-from capo.params import BenchmarkParams, Params, ParamsError, parse_section
+from capo_pipelines.data.benchmark import demonstrations, generate_benchmark
+from capo_pipelines.data.benchmark_tasks import chinese_numeral, devanagari_digits, number_answer
+from capo_pipelines.data.contract import pair_id
+from capo_pipelines.data.langid import matches_language
+from capo_pipelines.params import BenchmarkParams, Params, ParamsError, parse_section
 
 LANGS = ("en", "de", "es", "fr", "ru", "hi", "ar", "zh", "ja")
 

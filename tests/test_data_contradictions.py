@@ -8,8 +8,8 @@ import json
 
 import pyarrow.parquet as pq
 
-from capo.data import run_ingest
-from capo.params import BenchmarkParams, IngestParams, SourceParams
+from capo_pipelines.data import run_ingest
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams
 
 
 def ingest(tmp_path, rows: list[dict], **kw):
@@ -119,7 +119,7 @@ def assert_prompts_are_prefixes(tokenizer, pairs) -> int:
     renders it) is a prefix of the tokenised prompt + chosen and prompt + rejected."""
     import pandas as pd
 
-    from capo.models.chat import pair_examples, prompt_ids
+    from capo_pipelines.models.chat import pair_examples, prompt_ids
 
     examples = [e for e in pair_examples(pd.DataFrame(pairs)) if isinstance(e["prompt"], list)]
     for example in examples:
@@ -131,7 +131,7 @@ def assert_prompts_are_prefixes(tokenizer, pairs) -> int:
 
 
 def test_every_accepted_conversation_renders_its_prompt_as_a_prefix(tmp_path, tiny_tokenizer):
-    from capo.models.chat import prompt_ids
+    from capo_pipelines.models.chat import prompt_ids
 
     for name, table in (("explicit", EXPLICIT), ("implicit", IMPLICIT)):
         rows = [r for r, _ in table]

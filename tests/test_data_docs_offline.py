@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from capo.params import ValidateParams
-from capo.validation import validate_pairs
-from capo.validation.docs import ASSET_DIR
+from capo_pipelines.params import ValidateParams
+from capo_pipelines.validation import validate_pairs
+from capo_pipelines.validation.docs import ASSET_DIR
 from tests.validate_data import LANGUAGES, clean_pairs
 
 # The gate passes (no limit on quarantine) while one expectation fails for one row, so GX
@@ -62,7 +62,7 @@ def test_index_lists_the_run_in_html_and_explains_failed_against_the_gate(site):
 
 
 def test_offline_rewrite_is_idempotent(site):
-    from capo.validation.docs import add_gate_note, make_readable_offline
+    from capo_pipelines.validation.docs import add_gate_note, make_readable_offline
 
     before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
     make_readable_offline(site)

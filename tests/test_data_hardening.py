@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from capo.data import run_ingest
 from capo.errors import CapoError
-from capo.params import BenchmarkParams, IngestParams, SourceParams, parse_section
+from capo_pipelines.data import run_ingest
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams, parse_section
 
 ROWS = [
     ("Quel jour vient après lundi ? Je voudrais le savoir.", "Mardi, bien sûr.", "Vendredi"),

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from capo.data import run_ingest
 from capo.errors import CapoError
-from capo.params import BenchmarkParams, IngestParams, SourceParams
+from capo_pipelines.data import run_ingest
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams
 
 OK = {"prompt": "Which day comes after Monday?", "chosen": "Tuesday", "rejected": "Friday"}
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from capo.data import PAIR_SCHEMA, QUARANTINE_SCHEMA, run_ingest
 from capo.errors import CapoError
-from capo.params import BenchmarkParams, IngestParams, SourceParams
+from capo_pipelines.data import PAIR_SCHEMA, QUARANTINE_SCHEMA, run_ingest
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [
@@ -184,8 +184,8 @@ def test_hf_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_stage_exits_2_with_one_line_on_bad_input(tmp_path, capsys):
-    from capo.pipelines._stage import run_stage
-    from capo.pipelines.ingest import main
+    from capo_pipelines._stage import run_stage
+    from capo_pipelines.ingest import main
 
     params = tmp_path / "params.yaml"
     params.write_text("seed: 0\ningest:\n  sources:\n    - {name: x, path: missing.jsonl}\n")
@@ -202,7 +202,7 @@ def test_stage_command_rejects_unknown_params_keys(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text("seed: 0\ningest:\n  test_fractoin: 0.1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "capo.pipelines.ingest", "--params", str(params),
+        [sys.executable, "-m", "capo_pipelines.ingest", "--params", str(params),
          "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

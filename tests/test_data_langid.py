@@ -1,10 +1,10 @@
-"""Language identification restricted to configured languages (capo.data.langid): rules."""
+"""Language identification restricted to configured languages (data/langid.py): rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from capo.data.langid import (
+from capo_pipelines.data.langid import (
     build_detector,
     confidences,
     detect_language,

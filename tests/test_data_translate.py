@@ -17,10 +17,10 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from capo.data import run_ingest
-from capo.data.translate import Translator, language_token
 from capo.errors import CapoError
-from capo.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
+from capo_pipelines.data import run_ingest
+from capo_pipelines.data.translate import Translator, language_token
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
 
 SPECIAL = ["<s>", "<pad>", "</s>", "<unk>"]
 ENGLISH = [
@@ -204,7 +204,7 @@ def test_marian_per_pair_model_name(tmp_path):
 def test_a_translation_lingua_places_in_the_target_but_mostly_in_latin_names_the_script():
     """SmolLM2 wrote 'Марьера. Translate the following text to Russian: ...' into Russian:
     lingua's top language was ru, the script check failed; the reason must say which."""
-    from capo.data.ingest import _wrong_language
+    from capo_pipelines.data.ingestion import _wrong_language
 
     texts = ["Марьера.", "Translate the following text to Russian, and say it in English", "Да"]
     reason = _wrong_language(texts, "ru", "ru")

@@ -1,110 +1,27 @@
-"""dvc.yaml lists every stage's code: each capo/pipelines module a stage imports is in its deps.
+"""dvc.yaml lists every stage's code, as scripts/dvc_deps.py writes it from the imports.
 
-A module left out of a stage's deps changes without DVC rerunning the stage. The imports are
-read statically (ast), transitively from the stage's `python -m capo.pipelines.<x>` entry point,
-counting the package __init__ files Python runs on the way and imports inside functions.
-Imports that never run for a stage are left out: those under `if TYPE_CHECKING:` and those
-in a package's lazy `__getattr__` (PEP 562), unless the stage imports a lazy name from it.
+A module left out of a stage's deps changes without DVC rerunning the stage; a listed module
+the stage never imports reruns it for nothing. scripts/dvc_deps.py reads the imports
+statically (ast), transitively from the stage's `python -m capo_pipelines.<x>` entry point,
+and writes the code deps; these tests check that dvc.yaml equals its output and that the
+walk itself sees what Python runs.
 """
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("capo",)
-
-
-def module_file(name: str) -> Path | None:
-    """The file of module ``name`` under ROOT (a package's __init__.py), or None."""
-    base = ROOT.joinpath(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-def _with_parents(name: str) -> list[str]:
-    parts = name.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _is_lazy(node: ast.AST) -> bool:
-    """`if TYPE_CHECKING:` or a module's `def __getattr__`: its imports run only on demand."""
-    if isinstance(node, ast.If):
-        return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
-    return isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
-
-
-def _absolute(node: ast.ImportFrom, package: str) -> str:
-    """The module a `from ... import` reads, relative imports resolved against ``package``."""
-    if not node.level:
-        return node.module or ""
-    up = package.split(".")[: len(package.split(".")) - node.level + 1]
-    return ".".join([*up, node.module] if node.module else up)
-
-
-def _imports(nodes: Iterable[ast.AST], package: str) -> list[str]:
-    """Module names imported in ``nodes`` and below them, lazy blocks left out."""
-    out: list[str] = []
-    for node in nodes:
-        if _is_lazy(node):
-            continue
-        if isinstance(node, ast.Import):
-            out += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node, package)
-            out += [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        out += _imports(ast.iter_child_nodes(node), package)
-    return out
-
-
-def _lazy_source(package: str, name: str) -> list[str]:
-    """Modules a package's lazy name comes from: its __init__'s imports of ``name``.
-
-    A lazy package (PEP 562 `__getattr__`) imports its names under `if TYPE_CHECKING:`.
-    """
-    path = module_file(package)
-    tree = ast.parse(path.read_text(encoding="utf-8")) if path else ast.Module([], [])
-    return [
-        _absolute(node, package)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and name in {a.asname or a.name for a in node.names}
-    ]
-
-
-def _imported(path: Path) -> set[str]:
-    """Names of capo/pipelines modules that ``path`` imports (with the packages above them)."""
-    here = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    package = here.rsplit(".", 1)[0] if path.name != "__init__.py" else here[: -len(".__init__")]
-    names: set[str] = set()
-    for name in _imports(ast.parse(path.read_text(encoding="utf-8")).body, package):
-        if name.split(".")[0] not in PACKAGES:
-            continue
-        if module_file(name) is None:  # `from pkg import attr`: maybe a lazy attribute
-            for source in _lazy_source(*name.rsplit(".", 1)):
-                names.update(n for n in _with_parents(source) if module_file(n))
-        names.update(n for n in _with_parents(name) if module_file(n))
-    return names
-
-
-def stage_modules(entry: str) -> set[Path]:
-    """Files of every capo/pipelines module that running ``python -m entry`` imports."""
-    todo, seen = _with_parents(entry), set()
-    while todo:
-        name = todo.pop()
-        path = module_file(name)
-        if name in seen or path is None:
-            continue
-        seen.add(name)
-        todo.extend(_imported(path))
-    return {module_file(name).relative_to(ROOT) for name in seen}
+_spec = importlib.util.spec_from_file_location("dvc_deps", ROOT / "scripts" / "dvc_deps.py")
+dvc_deps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(dvc_deps)
+module_file, stage_modules = dvc_deps.module_file, dvc_deps.stage_modules
+imported, absolute, module_name = dvc_deps.imported, dvc_deps.absolute, dvc_deps.module_name
 
 
 def stage_entry_points() -> dict[str, tuple[str, list[str]]]:
@@ -112,8 +29,8 @@ def stage_entry_points() -> dict[str, tuple[str, list[str]]]:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     out = {}
     for name, stage in stages.items():
-        match = re.search(r"python -m (capo\.pipelines\.\w+)", stage["cmd"])
-        assert match, f"stage {name}: cmd does not run `python -m capo.pipelines.<stage>`"
+        match = re.search(r"python -m (capo_pipelines\.\w+)", stage["cmd"])
+        assert match, f"stage {name}: cmd does not run `python -m capo_pipelines.<stage>`"
         out[name] = (
             match[1],
             [str(d) if isinstance(d, str) else next(iter(d)) for d in stage["deps"]],
@@ -126,16 +43,42 @@ def covered(path: Path, deps: list[str]) -> bool:
     return any(text == d.rstrip("/") or text.startswith(d.rstrip("/") + "/") for d in deps)
 
 
+def test_dvc_yaml_equals_the_generated_code_deps():
+    """CI's check: `python scripts/dvc_deps.py --check` finds nothing to rewrite."""
+    for name in dvc_deps.PIPELINES:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert dvc_deps.regenerate(text) == text, f"{name}: run `python scripts/dvc_deps.py`"
+
+
+def test_the_generator_rewrites_a_stale_list():
+    """A dep dropped, a stale one added: the generator restores exactly the right list."""
+    text = (ROOT / "dvc.yaml").read_text(encoding="utf-8")
+    stale = text.replace("      - pipelines/_stage.py\n", "", 1).replace(
+        "      - capo/errors.py\n", "      - capo/errors.py\n      - capo/cli.py\n", 1
+    )
+    assert stale != text
+    assert dvc_deps.regenerate(stale) == text
+
+
+def test_a_folder_is_listed_only_when_the_stage_imports_all_of_it():
+    deps = dvc_deps.code_deps("capo_pipelines.validate")
+    assert "pipelines/validation" in deps  # every module of it
+    assert not any(d.startswith("pipelines/validation/") for d in deps)
+    train = dvc_deps.code_deps("capo_pipelines.train")
+    assert "pipelines/models" not in train  # it does not run SFT or the registry
+    assert "pipelines/models/training.py" in train and "pipelines/models/sft.py" not in train
+
+
 def test_the_import_walk_sees_function_level_and_package_imports():
-    files = {p.as_posix() for p in stage_modules("capo.pipelines.ingest")}
-    assert "capo/data/hf_source.py" in files  # imported inside read_source
-    assert {"capo/__init__.py", "capo/params/__init__.py", "capo/pipelines/_stage.py"} <= files
-    assert {"capo/core/loss.py", "capo/core/trainer.py"}.isdisjoint(files)  # capo's lazy names
-    assert "capo/data/ingest.py" not in {
-        p.as_posix() for p in stage_modules("capo.pipelines.validate")
+    files = {p.as_posix() for p in stage_modules("capo_pipelines.ingest")}
+    assert "pipelines/data/hf_source.py" in files  # imported inside read_source
+    assert {"capo/__init__.py", "pipelines/params/__init__.py", "pipelines/_stage.py"} <= files
+    assert {"capo/loss.py", "capo/trainer.py"}.isdisjoint(files)  # capo's lazy names
+    assert "pipelines/data/ingestion.py" not in {
+        p.as_posix() for p in stage_modules("capo_pipelines.validate")
     }
-    lazy = {p.as_posix() for p in stage_modules("capo.train")}
-    assert {"capo/core/trainer.py", "capo/core/loss.py"} <= lazy
+    lazy = {p.as_posix() for p in stage_modules("capo_pipelines.models.training")}
+    assert {"capo/trainer.py", "capo/loss.py"} <= lazy
 
 
 @pytest.mark.parametrize("stage", sorted(stage_entry_points()))
@@ -149,31 +92,34 @@ def test_the_noise_study_lists_every_module_it_imports():
     stage = yaml.safe_load((ROOT / "studies/noise/dvc.yaml").read_text(encoding="utf-8"))
     deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
     missing = sorted(
-        p.as_posix() for p in stage_modules("capo.pipelines.study") if not covered(p, deps)
+        p.as_posix() for p in stage_modules("capo_pipelines.study") if not covered(p, deps)
     )
     assert not missing, f"studies/noise/dvc.yaml imports these but does not list them: {missing}"
 
 
 def test_bytecode_caches_are_not_part_of_any_directory_dep():
-    """capo/data, capo/params, ... are directory deps: if DVC hashed their __pycache__, every
-    fresh clone (or a new Python) would see changed deps and rerun the whole pipeline."""
+    """pipelines/validation, pipelines/params, ... are directory deps: if DVC hashed their
+    __pycache__, every fresh clone (or a new Python) would see changed deps and rerun the
+    whole pipeline."""
     import subprocess
 
     from tests.conftest import dvc_bin
 
-    paths = ["capo/data/__pycache__/ingest.cpython-311.pyc", "capo/params/x.pyc"]
+    paths = ["pipelines/validation/__pycache__/gate.cpython-311.pyc", "pipelines/params/x.pyc"]
     proc = subprocess.run(
         [dvc_bin(), "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0 and proc.stdout.split() == paths
-    kept = subprocess.run([dvc_bin(), "check-ignore", "capo/data/ingest.py"], cwd=ROOT)
+    kept = subprocess.run([dvc_bin(), "check-ignore", "pipelines/data/ingestion.py"], cwd=ROOT)
     assert kept.returncode == 1  # the code itself is hashed
 
 
 def _stale(entry: str, deps: list[str]) -> list[str]:
     files = {p.as_posix() for p in stage_modules(entry)}
     return sorted(
-        d for d in deps if d.startswith("capo/") and not any(covered(Path(f), [d]) for f in files)
+        d
+        for d in deps
+        if d.startswith(dvc_deps.CODE_ROOTS) and not any(covered(Path(f), [d]) for f in files)
     )
 
 
@@ -189,7 +135,24 @@ def test_every_code_dep_of_a_stage_is_code_it_runs(stage):
 def test_the_noise_study_lists_only_code_it_runs():
     stage = yaml.safe_load((ROOT / "studies/noise/dvc.yaml").read_text(encoding="utf-8"))
     deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
-    assert not _stale("capo.pipelines.study", deps)
-    assert _stale("capo.pipelines.study", [*deps, "capo/reporting/plots.py"]) == [
-        "capo/reporting/plots.py"
+    assert not _stale("capo_pipelines.study", deps)
+    assert _stale("capo_pipelines.study", [*deps, "pipelines/reporting/plots.py"]) == [
+        "pipelines/reporting/plots.py"
     ]
+
+
+def test_the_study_store_hashes_every_module_a_trial_runs():
+    """A trial's fingerprint covers its code (pipelines/noise_study/store.py TRIAL_CODE): every
+    module trials.py imports is hashed, so a change to any of them reruns the trials; only the
+    study's report, statistics and store code (they read records, never make them) is left out."""
+    from capo_pipelines.noise_study.store import trial_files
+
+    hashed = {f.resolve() for _, f in trial_files()}
+    readers = ("pipelines/reporting/", "pipelines/noise_study/")
+    needed = {
+        ROOT / p
+        for p in stage_modules("capo_pipelines.noise_study.trials")
+        if not p.as_posix().startswith(readers) or p.name == "trials.py"
+    }
+    missing = sorted(p.relative_to(ROOT).as_posix() for p in needed if p.resolve() not in hashed)
+    assert not missing, f"trial code not in the store's fingerprint: {missing}"

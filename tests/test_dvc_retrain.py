@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.loss_settings import read_loss_settings
-from capo.params import LossParams
-from capo.pipelines.loss_settings import main as write_settings
+from capo.settings import LossSettings
+from capo_pipelines.loss_settings import main as write_settings
+from capo_pipelines.params import LossParams
+from capo_pipelines.params.losses import read_loss_settings
 from tests.conftest import GIT_ENV, copy_worktree, dvc_bin
 
 PARAMS = {

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from capo.errors import CapoError
-from capo.evaluation import (
+from capo_pipelines.data.contract import join_reference
+from capo_pipelines.evaluation import (
     answer_matches,
     first_line,
     implicit_rewards,
@@ -22,14 +23,15 @@ from capo.evaluation import (
     reward_margin,
     summarize,
 )
-from capo.evaluation.evaluate import (
+from capo_pipelines.evaluation.evaluator import (
     metrics_document,
     plot_rows,
     policy_rewards,
     reward_frame,
 )
-from capo.evaluation.metrics import generation_health
-from capo.pairs import join_reference
+from capo_pipelines.evaluation.metrics import generation_health
+from capo_pipelines.params import load_params
+from capo_pipelines.params.losses import write_loss_settings
 
 from .conftest import toy_pairs
 
@@ -242,7 +244,7 @@ def test_noise_weights_per_language():
 
 def test_noise_analysis_of_a_trl_loss_candidate_is_none(tmp_path):
     """A model trained with a TRL loss writes null w (no CAPO weights): no analysis, no error."""
-    from capo.evaluation.noise import noise_analysis
+    from capo_pipelines.evaluation.noise import noise_analysis
 
     pairs = pd.DataFrame(
         {"id": ["a", "b"], "language": ["de", "de"], "label_flipped": [True, False]}
@@ -269,7 +271,7 @@ def _toy_frame(n: int = 12) -> pd.DataFrame:
 
 def test_policy_equal_to_reference_has_zero_rewards(make_tiny_model, tiny_tokenizer):
     """Same log-prob function and tokenisation as the reference stage: r = 0 exactly."""
-    from capo.models.logps import reference_logps
+    from capo_pipelines.models.logps import reference_logps
 
     pairs = _toy_frame()
     model = make_tiny_model(seed=1)
@@ -304,7 +306,7 @@ def test_policy_rewards_with_injected_logps():
 
 def test_greedy_answers_batched_equals_one_by_one(make_tiny_model, tiny_tokenizer):
     """Left padding and length-sorted batches change nothing: same answers as batch size 1."""
-    from capo.evaluation.generation import greedy_answers
+    from capo_pipelines.evaluation.generation import greedy_answers
 
     model = make_tiny_model(seed=3)
     prompts = ["Say red 1:", "Say blue", "Say a long green tree river stone 7:", "x"]
@@ -316,7 +318,7 @@ def test_greedy_answers_batched_equals_one_by_one(make_tiny_model, tiny_tokenize
 
 
 def test_language_fidelity_uses_langid():
-    from capo.evaluation.generation import language_fidelity
+    from capo_pipelines.evaluation.generation import language_fidelity
 
     allowed = ("en", "de", "fr", "ja", "zh")
     texts = [
@@ -332,9 +334,9 @@ def test_language_fidelity_uses_langid():
 
 @pytest.mark.slow
 def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny_tokenizer):
-    """capo.pipelines.evaluate on a saved tiny model: metrics JSON per language, plot rows."""
-    from capo.models.logps import reference_logps
-    from capo.pipelines.evaluate import main
+    """capo_pipelines.evaluate on a saved tiny model: metrics JSON per language, plot rows."""
+    from capo_pipelines.evaluate import main
+    from capo_pipelines.models.logps import reference_logps
 
     pairs = _toy_frame(10)
     model_dir, policy_dir = tmp_path / "models" / "capo", tmp_path / "models" / "policy"
@@ -348,9 +350,12 @@ def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny
     ref.to_parquet(tmp_path / "ref.parquet")
     (tmp_path / "params.yaml").write_text("evaluate: {max_new_tokens: 4, device: cpu}\n")
     out, plots = tmp_path / "metrics" / "capo.json", tmp_path / "plots" / "capo.json"
+    settings = write_loss_settings("capo", load_params(tmp_path / "params.yaml"), tmp_path / "ls")
     args = [
         "--loss",
         "capo",
+        "--settings",
+        str(settings),
         "--params",
         str(tmp_path / "params.yaml"),
         "--model",
@@ -381,22 +386,33 @@ def test_evaluate_stage_writes_metrics_and_plots(tmp_path, make_tiny_model, tiny
     assert health["degenerate"] == bool(health["reasons"])
     rows = json.loads(plots.read_text())
     assert [r["language"] for r in rows] == ["de", "en", "all"]
-    with pytest.raises(CapoError, match=r"not in params train\.losses"):
+    with pytest.raises(CapoError, match=r"unknown loss 'dpo'"):
         main([*args[:1], "dpo", *args[2:]])
+    with pytest.raises(CapoError, match=r"loss 'hinge' is not in params train\.losses"):
+        main([*args[:1], "hinge", *args[2:]])
+    (tmp_path / "params.yaml").write_text("loss: {beta: 0.3}\nevaluate: {device: cpu}\n")
+    main(args)  # beta comes from the settings file (0.1), not from params' loss.beta
+    beta_of_file = json.loads(out.read_text())
+    settings.write_text('{"beta": 0.3}\n')
+    main(args)
+    assert json.loads(out.read_text())["overall"]["reward_margin"] == pytest.approx(
+        3 * beta_of_file["overall"]["reward_margin"]
+    )
 
 
 def test_reward_beta_follows_params(tmp_path):
-    from capo.loss_settings import reward_beta
-    from capo.params import ParamsError, load_params
+    from capo_pipelines.params import ParamsError, load_params
+    from capo_pipelines.params.losses import loss_settings, reward_beta
 
     path = tmp_path / "params.yaml"
     path.write_text(
         "loss: {beta: 0.2}\ntrain: {losses: [capo, ipo], loss_overrides: {ipo: {beta: 0.5}}}\n"
     )
     params = load_params(path)
-    assert reward_beta("capo", params) == 0.2 and reward_beta("ipo", params) == 0.5
+    capo, ipo = (loss_settings(loss, params) for loss in ("capo", "ipo"))
+    assert reward_beta(capo, params) == 0.2 and reward_beta(ipo, params) == 0.5
     path.write_text("evaluate: {beta: 0.05}\n")
-    assert reward_beta("capo", load_params(path)) == 0.05
+    assert reward_beta(capo, load_params(path)) == 0.05
     path.write_text("evaluate: {max_tokens: 3}\n")
     with pytest.raises(ParamsError, match=r"evaluate\.max_tokens"):
         load_params(path)

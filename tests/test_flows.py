@@ -12,7 +12,7 @@ import dvc.api
 import pytest
 import yaml
 
-from capo.pipelines.flows import capo_pipeline, stage_order
+from capo_pipelines.flows import capo_pipeline, stage_order
 from tests.conftest import GIT_ENV, dvc_bin, git_dvc_repo
 
 pytestmark = pytest.mark.slow

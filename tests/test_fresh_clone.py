@@ -1,6 +1,6 @@
 """The README's first command, `make pipeline`, in a fresh copy with nothing activated.
 
-DVC runs each stage's `python -m capo.pipelines.<stage>` with the caller's PATH. On a fresh
+DVC runs each stage's `python -m capo_pipelines.<stage>` with the caller's PATH. On a fresh
 machine `python` is the system's (no torch), so `make pipeline` must put the project's
 environment first itself. This test runs it the way a new user does: a copy of the
 repository, no VIRTUAL_ENV, no project environment on PATH, a reduced params profile. The

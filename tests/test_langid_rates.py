@@ -1,4 +1,4 @@
-"""Measured error rates of capo.data.langid on real gold answers and French dialog lines.
+"""Measured error rates of capo_pipelines.data.langid on real gold answers and French dialog lines.
 
 Numbers measured on a 2-core CPU (benchmarks/bench_langid.py, benchmarks/RESULTS.md), on
 17,047 gold answers (tests/langid_data.py): number words 0..999 (en de es fr ru ar ja),
@@ -11,8 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capo.data.langid import faithful, language_mismatch
-from capo.evaluation.evaluate import GENERATION_METRICS, gold_fidelity_frame, metrics_document
+from capo_pipelines.data.langid import faithful, language_mismatch
+from capo_pipelines.evaluation.evaluator import (
+    GENERATION_METRICS,
+    gold_fidelity_frame,
+    metrics_document,
+)
 from tests.langid_data import (
     FOREIGN_DIALOG,
     FRENCH_DIALOG,

@@ -11,16 +11,17 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from capo.data.benchmark import demonstrations, generate_benchmark
-from capo.data.benchmark_tasks import number_answer
-from capo.evaluation.evaluate import generation_frame, metrics_document, policy_rewards
-from capo.evaluation.generation import greedy_answers
-from capo.evaluation.metrics import answer_matches, generation_health
-from capo.models.load import load_pretrained
-from capo.models.logps import reference_logps
-from capo.params import BenchmarkParams, Params
-from capo.policy import prepare_policy
-from capo.train import train_loss
+from capo_pipelines.data.benchmark import demonstrations, generate_benchmark
+from capo_pipelines.data.benchmark_tasks import number_answer
+from capo_pipelines.evaluation.evaluator import generation_frame, metrics_document, policy_rewards
+from capo_pipelines.evaluation.generation import greedy_answers
+from capo_pipelines.evaluation.metrics import answer_matches, generation_health
+from capo_pipelines.models.load import load_pretrained
+from capo_pipelines.models.logps import reference_logps
+from capo_pipelines.models.sft import prepare_policy
+from capo_pipelines.models.training import train_loss
+from capo_pipelines.params import BenchmarkParams, Params
+from capo_pipelines.params.losses import loss_settings
 
 pytestmark = pytest.mark.slow
 LANGS = ("en", "de", "zh")
@@ -72,7 +73,14 @@ def test_default_preference_training_keeps_answering(learned, loss, tmp_path):
     assert train["label_flipped"].any()  # the default noise is in the training pairs
     run = dataclasses.replace(params, train=dataclasses.replace(params.train, losses=(loss,)))
     train_loss(
-        loss, run, policy_dir, train, None, out_dir=tmp_path / "m", checkpoint_dir=tmp_path / "c"
+        loss,
+        run,
+        policy_dir,
+        train,
+        None,
+        out_dir=tmp_path / "m",
+        checkpoint_dir=tmp_path / "c",
+        settings=loss_settings(loss, run),
     )
     trained, trained_tok = load_pretrained(str(tmp_path / "m"))
     rewards = policy_rewards(trained, trained_tok, test, test, beta=params.loss.beta)

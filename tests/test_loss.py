@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from capo import capo_loss, capo_weights
-from capo.core.loss import data_confidence
+from capo.loss import data_confidence
 
 
 def _logps(b: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:

@@ -1,10 +1,10 @@
-"""capo/reporting/markup.py: Markdown cells never break a table; pages and figures are whole."""
+"""reporting/markup.py: Markdown cells never break a table; pages and figures are whole."""
 
 from __future__ import annotations
 
 import base64
 
-from capo.reporting.markup import (
+from capo_pipelines.reporting.markup import (
     COMPARISON_PAGE,
     PR_PAGE,
     html_figure,

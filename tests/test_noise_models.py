@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capo.data.benchmark import (
+from capo_pipelines.data.benchmark import (
     demonstrations,
     generate_benchmark,
     preference_questions,
     realized_noise,
 )
-from capo.params import BenchmarkParams
-from capo.study.run import auc
+from capo_pipelines.noise_study.trials import auc
+from capo_pipelines.params import BenchmarkParams
 
 BASE = BenchmarkParams(train_pairs=900, test_pairs=90, noise_by_language={})
 
@@ -138,9 +138,9 @@ def test_auc_by_hand():
 def test_translation_confidence_reaches_the_validated_pairs(tmp_path):
     """The benchmark's translation_confidence survives ingest's row checks and validation,
     so train@capo's q_t sees it (ingest used to drop the column: every value was null)."""
-    from capo.data import run_ingest
-    from capo.params import IngestParams, ValidateParams
-    from capo.validation.run import validate_pairs
+    from capo_pipelines.data import run_ingest
+    from capo_pipelines.params import IngestParams, ValidateParams
+    from capo_pipelines.validation.validator import validate_pairs
 
     bench = dataclasses.replace(BASE, noise_model="translation", noise=0.4)
     run_ingest(IngestParams(benchmark=bench), seed=0, out_dir=tmp_path)
@@ -153,9 +153,9 @@ def test_translation_confidence_reaches_the_validated_pairs(tmp_path):
 
 
 def test_the_validation_report_summarises_translation_confidence_per_language(tmp_path):
-    from capo.data import run_ingest
-    from capo.params import IngestParams, ValidateParams
-    from capo.validation.run import translation_summary, validate_pairs
+    from capo_pipelines.data import run_ingest
+    from capo_pipelines.params import IngestParams, ValidateParams
+    from capo_pipelines.validation.validator import translation_summary, validate_pairs
 
     bench = dataclasses.replace(BASE, noise_model="translation", noise=0.4)
     run_ingest(IngestParams(benchmark=bench), seed=0, out_dir=tmp_path)

@@ -1,4 +1,4 @@
-"""The pair-table contract (capo/pairs.py): reference join, split files, per-loss settings."""
+"""The pair contract (pipelines/data/contract.py): reference join, split files, loss settings."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.loss_settings import loss_settings, reward_beta
-from capo.pairs import REF_COLUMNS, join_reference, read_split, write_split
-from capo.params import load_params
+from capo.settings import LossSettings
+from capo_pipelines.data.contract import REF_COLUMNS, join_reference, read_split, write_split
+from capo_pipelines.params import load_params
+from capo_pipelines.params.losses import loss_settings, reward_beta
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_loss_settings_are_named_fields_from_params_and_overrides(tmp_path):
     )
     robust = loss_settings("robust", params)  # its default override went with the given dict
     assert robust.gamma == 2.0 and robust.label_smoothing == 0.0
-    assert reward_beta("robust", params) == 0.2
+    assert reward_beta(robust, params) == 0.2
     with pytest.raises(CapoError, match=r"unknown loss 'dpo'"):
         loss_settings("dpo", params)
     with pytest.raises(CapoError, match=r"loss 'ipo' is not in params train\.losses"):
@@ -86,11 +86,13 @@ def test_loss_settings_are_named_fields_from_params_and_overrides(tmp_path):
 
 
 def test_make_config_hands_the_trainer_the_resolved_settings(tmp_path):
-    from capo.train import make_config
+    from capo_pipelines.models.training import make_config
 
     path = tmp_path / "params.yaml"
     path.write_text("loss: {beta: 0.3, tau: 2.0}\ntrain: {loss_overrides: {capo: {kappa: 4.0}}}\n")
-    config = make_config("capo", load_params(path), tmp_path)
+    params = load_params(path)
+    config = make_config("capo", params, tmp_path, loss_settings("capo", params))
+    assert config.settings == loss_settings("capo", params)  # the object whole, both ways
     got = (config.beta, config.gamma, config.tau, config.kappa, config.label_smoothing)
     assert got == (0.3, 1.0, 2.0, 4.0, 0.0)
 
@@ -104,7 +106,7 @@ def _string_constants(path: Path) -> set[str]:
 
 def test_reference_column_names_are_spelled_only_in_the_contract():
     """Only the contract spells TRL's reference columns; every other module imports them."""
-    allowed = {"capo/core/columns.py", "capo/pairs.py"}  # the names, and the contract table
+    allowed = {"capo/columns.py", "pipelines/data/contract.py"}  # the names, and the contract table
     spelled = sorted(
         path.relative_to(ROOT).as_posix()
         for folder in ("capo",)
@@ -115,8 +117,8 @@ def test_reference_column_names_are_spelled_only_in_the_contract():
 
 
 def test_the_implicit_reward_has_one_formula():
-    from capo.core.loss import implicit_margin
-    from capo.evaluation import implicit_rewards
+    from capo.loss import implicit_margin
+    from capo_pipelines.evaluation import implicit_rewards
 
     logps = ([-1.0, -2.0], [-4.0, -1.0], [-2.0, -2.0], [-2.0, -3.0])
     r_w, r_l = implicit_rewards(*logps, beta=0.5)

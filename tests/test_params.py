@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from capo.errors import CapoError
-from capo.params import Params, ParamsError, load_params, parse_section
-from capo.params.parse import FlipRate, PositiveInt, Range
+from capo_pipelines.params import Params, ParamsError, load_params, parse_section
+from capo_pipelines.params.parse import FlipRate, PositiveInt, Range
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,7 @@ def test_commands_print_the_error_first_on_one_line(tmp_path, text, first_line):
     (tmp_path / "params.yaml").write_text(text, encoding="utf-8")
     for argv in (
         ["-m", "capo.cli", "check-params", "params.yaml"],
-        ["-m", "capo.pipelines.ingest", "--params", "params.yaml", "--out", "out"],
+        ["-m", "capo_pipelines.ingest", "--params", "params.yaml", "--out", "out"],
     ):
         proc = subprocess.run(
             [sys.executable, *argv],
@@ -166,7 +166,7 @@ def test_commands_print_the_error_first_on_one_line(tmp_path, text, first_line):
 def test_lr_schedulers_are_transformers_own():
     from transformers.trainer_utils import SchedulerType
 
-    from capo.params.training import LR_SCHEDULERS
+    from capo_pipelines.params.train_schema import LR_SCHEDULERS
 
     assert set(LR_SCHEDULERS) == {s.value for s in SchedulerType}
 

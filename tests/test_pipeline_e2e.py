@@ -46,12 +46,12 @@ REDUCED = [
 def pipeline_run(tmp_path_factory, prefect_server):
     from dvc.utils.hydra import apply_overrides
 
-    from capo.pipelines.flows import capo_pipeline
+    from capo_pipelines.flows import capo_pipeline
 
     repo = copy_worktree(tmp_path_factory.mktemp("pipeline"))
     apply_overrides(repo / "params.yaml", REDUCED)
     old_path = os.environ["PATH"]
-    os.environ["PATH"] = ENV["PATH"]  # stages call `python -m capo.pipelines.<stage>`
+    os.environ["PATH"] = ENV["PATH"]  # stages call `python -m capo_pipelines.<stage>`
     try:
         first = capo_pipeline(repo=str(repo))
         second = capo_pipeline(repo=str(repo))

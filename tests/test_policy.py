@@ -14,16 +14,16 @@ import torch
 from safetensors.torch import load_file
 
 from capo.errors import CapoError
-from capo.models.logps import tokenize_pairs
-from capo.models.reproducible import LOAD_TIME_KEYS
-from capo.params import PolicyParams
-from capo.policy import (
+from capo_pipelines.models.logps import tokenize_pairs
+from capo_pipelines.models.reproducible import LOAD_TIME_KEYS
+from capo_pipelines.models.sft import (
     build_builtin_policy,
     load_pretrained,
     make_sft_trainer,
     prepare_policy,
     sft_examples,
 )
+from capo_pipelines.params import PolicyParams
 from tests.test_reference import pairs_frame
 
 TINY = dict(vocab_size=400, hidden_size=32, num_layers=1, num_heads=2, max_length=64)
@@ -119,7 +119,7 @@ def test_a_saved_policy_does_not_depend_on_hf_hub_offline(
         cmd = [
             sys.executable,
             "-m",
-            "capo.pipelines.policy",
+            "capo_pipelines.policy",
             "--params",
             str(tmp_path / "params.yaml"),
         ]
@@ -148,7 +148,7 @@ def test_bad_model_paths_are_capo_errors(tmp_path, make_tiny_model):
 def test_stage_exits_2_without_traceback(tmp_path):
     pairs_frame(4).to_parquet(tmp_path / "train.parquet")
     (tmp_path / "params.yaml").write_text(f"policy: {{model: {tmp_path / 'nowhere'}}}\n")
-    cmd = [sys.executable, "-m", "capo.pipelines.policy", "--params", str(tmp_path / "params.yaml")]
+    cmd = [sys.executable, "-m", "capo_pipelines.policy", "--params", str(tmp_path / "params.yaml")]
     cmd += ["--train", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "out")]
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)

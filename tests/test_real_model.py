@@ -18,13 +18,13 @@ import pytest
 import torch
 from datasets import Dataset
 
-from capo.core.trainer import CAPOConfig, CAPOTrainer
-from capo.data.messages import render_messages
 from capo.errors import CapoError
-from capo.evaluation.generation import greedy_answers
-from capo.models.chat import MESSAGES, conversation_json, tokenize_example, trl_columns
-from capo.models.load import load_pretrained
-from capo.models.logps import reference_logps, tokenize_pairs
+from capo.trainer import CAPOConfig, CAPOTrainer
+from capo_pipelines.data.messages import render_messages
+from capo_pipelines.evaluation.generation import greedy_answers
+from capo_pipelines.models.chat import MESSAGES, conversation_json, tokenize_example, trl_columns
+from capo_pipelines.models.load import load_pretrained
+from capo_pipelines.models.logps import reference_logps, tokenize_pairs
 from tests.test_data_contradictions import EXPLICIT, IMPLICIT, assert_prompts_are_prefixes, ingest
 
 pytestmark = pytest.mark.slow
@@ -192,7 +192,7 @@ def test_greedy_answers_in_three_languages(smollm2):
     model, tokenizer = smollm2
     pairs = conversations().iloc[:3]
     assert pairs["language"].tolist() == ["en", "fr", "de"]
-    from capo.models.chat import prompts
+    from capo_pipelines.models.chat import prompts
 
     answers = greedy_answers(model, tokenizer, prompts(pairs), batch_size=3, max_new_tokens=12)
     assert all(a.strip() for a in answers), answers

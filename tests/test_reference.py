@@ -11,8 +11,8 @@ from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
 from capo.errors import CapoError
-from capo.models.logps import reference_logps, tokenize_pairs
-from capo.pairs import read_table
+from capo_pipelines.data.contract import read_table
+from capo_pipelines.models.logps import reference_logps, tokenize_pairs
 
 # (language, prompt, chosen, rejected): several scripts, combining marks, very uneven lengths.
 ITEMS = [
@@ -88,8 +88,8 @@ def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_to
 
 def conversational_frame(n: int = 10) -> pd.DataFrame:
     """``pairs_frame`` as conversations: some with a system turn, some with an earlier exchange."""
-    from capo.data.messages import render_messages
-    from capo.models.chat import MESSAGES, conversation_json
+    from capo_pipelines.data.messages import render_messages
+    from capo_pipelines.models.chat import MESSAGES, conversation_json
 
     frame = pairs_frame(n)
     convs = []
@@ -130,7 +130,7 @@ def test_conversations_equal_trl_dpo_precomputed_reference(
     tmp_path, make_tiny_model, tiny_tokenizer
 ):
     """Messages go through the chat template exactly as DPOTrainer does with message lists."""
-    from capo.models.chat import trl_columns
+    from capo_pipelines.models.chat import trl_columns
 
     pairs = conversational_frame(10)
     examples = tokenize_pairs(tiny_tokenizer, pairs)
@@ -191,7 +191,7 @@ def test_bad_input_is_a_capo_error(tmp_path, make_tiny_model, tiny_tokenizer):
 
 
 def test_reference_stage_writes_one_table_per_split(tmp_path, make_tiny_model, tiny_tokenizer):
-    from capo.pipelines.reference import main
+    from capo_pipelines.reference import main
 
     policy = tmp_path / "policy"
     make_tiny_model().save_pretrained(policy)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from capo.evaluation.metrics import generation_health
-from capo.loss_settings import settings_document
-from capo.params import RegisterParams, load_params
-from capo.register import CardInfo, gate_checks, model_card
+from capo_pipelines.evaluation.metrics import generation_health
+from capo_pipelines.models.registry import CardInfo, gate_checks, model_card
+from capo_pipelines.params import RegisterParams, load_params
+from capo_pipelines.params.losses import settings_document
 from tests.conftest import GIT_ENV as ENV
 from tests.conftest import git_dvc_repo
 
@@ -26,7 +26,7 @@ DVC_YAML = """artifacts:
     labels: [capo, multilingual]
 stages:
   register:
-    cmd: python -m capo.pipelines.register --params params.yaml --metrics metrics --models models
+    cmd: python -m capo_pipelines.register --params params.yaml --metrics metrics --models models
       --train-data data/validated/train.parquet --out models/registry/capo-policy
     deps: [metrics/capo.json, metrics/sigmoid.json, models/capo, data/validated/train.parquet]
     params: [register]

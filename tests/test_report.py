@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from capo.reporting.pr import Cell, loss_diffs, other_metrics
+from capo_pipelines.reporting.pr import Cell, loss_diffs, other_metrics
 from tests.conftest import GIT_ENV as ENV
 from tests.conftest import ROOT, dvc_bin, git_dvc_repo
 

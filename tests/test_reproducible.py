@@ -6,15 +6,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from capo.models.reproducible import (
+from capo_pipelines.models.reproducible import (
     LOAD_TIME_KEYS,
     forget_load_flags,
     save_tokenizer,
     scrub_trainer_state,
     without_timings,
 )
-from capo.params import ValidateParams
-from capo.validation import validate_pairs
+from capo_pipelines.params import ValidateParams
+from capo_pipelines.validation import validate_pairs
 from tests.validate_data import LANGUAGES, clean_pairs
 
 PARAMS = ValidateParams(languages=LANGUAGES, prompt_chars=(1, 200), max_failing_fraction=1.0)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from capo.cli import main
-from capo.evaluation.samples import markdown, pick
+from capo_pipelines.evaluation.samples import markdown, pick
 
 
 def _pairs() -> pd.DataFrame:

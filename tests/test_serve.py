@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from capo.pipelines.serve import load_deployment
+from capo_pipelines.serve import load_deployment
 from tests._procs import run, running
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_prefect_yaml_deploys_with_its_schedule(deployed):
     assert schedule.schedule.cron == spec["schedules"][0]["cron"]
     assert schedule.schedule.timezone == spec["schedules"][0]["timezone"]
     assert nightly.work_pool_name == "capo-process"
-    assert nightly.entrypoint == "capo/pipelines/flows.py:capo_pipeline"
+    assert nightly.entrypoint == "pipelines/flows.py:capo_pipeline"
     assert nightly.pull_steps and not nightly.paused
 
 
@@ -93,7 +93,7 @@ def test_capo_serve_registers_its_own_deployment_and_leaves_capo_nightly_alone(
     assert _fields(after) == before and not after.paused
     assert after.id == nightly.id
     served = asyncio.run(_read("capo-pipeline/capo-serve"))
-    assert served.entrypoint == "capo/pipelines/flows.py:capo_pipeline"
+    assert served.entrypoint == "pipelines/flows.py:capo_pipeline"
     assert served.work_pool_name is None and served.paused  # its own, paused on exit
     assert [s.schedule.cron for s in served.schedules] == [s[0] for s in before["schedules"]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from capo.pipelines.stage_log import StageLog
+from capo_pipelines.stage_log import StageLog
 
 
 def _bar(desc: str, n: int, total: int, elapsed: str = "00:07") -> str:
@@ -24,7 +24,7 @@ class Clock:
 def _stream() -> list[tuple[float, str]]:
     """What `dvc repro` of a training stage prints: (seconds, chunk) as the pipe delivers it."""
     now = 0.0
-    chunks = ["Running stage 'train@capo':\n", "> python -m capo.pipelines.train --loss capo\n"]
+    chunks = ["Running stage 'train@capo':\n", "> python -m capo_pipelines.train --loss capo\n"]
     chunks.append(
         "/x/training_args.py:1541: FutureWarning: `gradient_checkpointing` is deprecated\n"
         "  warnings.warn(f'`{old}` is deprecated', FutureWarning)\n"

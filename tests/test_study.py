@@ -8,9 +8,9 @@ import math
 import pytest
 import yaml
 
-from capo.params import Params, StudyParams, StudyVariant, load_params
-from capo.study import mean_ci, paired_ci, summarize_study
-from capo.study.report import study_markdown
+from capo_pipelines.noise_study import mean_ci, paired_ci, summarize_study
+from capo_pipelines.noise_study.writeup import study_markdown
+from capo_pipelines.params import Params, StudyParams, StudyVariant, load_params
 
 
 def test_mean_ci_by_hand():
@@ -95,7 +95,7 @@ def test_study_params_are_checked():
 @pytest.mark.slow
 def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
     """Two seeds, two regimes, DPO, a tuned CAPO and the oracle on a tiny model, on Dask."""
-    from capo.pipelines.study import main
+    from capo_pipelines.study import main
 
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the workers' bars as a user's run has them
 
@@ -173,7 +173,7 @@ def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
 def test_noise_weights_of_a_trl_loss_model_have_no_means_but_a_margin_auc():
     import pandas as pd
 
-    from capo.study.run import _noise_weights
+    from capo_pipelines.noise_study.trials import _noise_weights
 
     pairs = pd.DataFrame(
         {

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capo.params import load_params
-from capo.study.run import FAIL_ENV
-from capo.study.store import TrialStore
+from capo_pipelines.noise_study.store import TrialStore
+from capo_pipelines.noise_study.trials import FAIL_ENV
+from capo_pipelines.params import load_params
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def dask_address(prefect_server):
 
 
 def _run(params_path: Path, work: Path) -> dict:
-    from capo.pipelines.study_engine import run_study_on_engine
+    from capo_pipelines.study_engine import run_study_on_engine
 
     return run_study_on_engine(load_params(str(params_path)), work)
 
@@ -96,7 +96,7 @@ def test_the_engine_gives_the_sequential_result(tmp_path, dask_address):
 
 
 def test_a_failing_trial_is_retried_recorded_and_alone_rerun(tmp_path, dask_address, monkeypatch):
-    from capo.study import study_markdown, summarize_study
+    from capo_pipelines.noise_study import study_markdown, summarize_study
 
     params = _params(tmp_path, "dask", dask_address, retries=2)
     bad = "capo/margin-0.4/seed-1/test"
@@ -125,7 +125,7 @@ def test_a_killed_driver_resumes_from_its_finished_trials(tmp_path, dask_address
     params, work = _params(tmp_path, "dask", dask_address), tmp_path / "work"
     store = TrialStore(work / "store")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "capo.pipelines.study", "--params", str(params)]
+    cmd = [sys.executable, "-m", "capo_pipelines.study", "--params", str(params)]
     cmd += ["--work-dir", str(work), "--out-json", str(out / "s.json")]
     cmd += ["--out-md", str(out / "s.md"), "--figure", str(out / "s.png")]
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
@@ -161,7 +161,7 @@ def test_local_workers_keep_glibc_malloc_defaults(monkeypatch):
     mmap/munmap); the study's local cluster starts its workers without it."""
     from distributed import Client
 
-    from capo.pipelines.study_engine import local_cluster
+    from capo_pipelines.study_engine import local_cluster
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     with local_cluster(1) as cluster, Client(cluster.scheduler_address) as client:
@@ -175,7 +175,7 @@ def test_the_shipped_worker_config_is_the_engines_setting():
     import dask.config
     import distributed  # noqa: F401  (registers its config defaults)
 
-    from capo.pipelines.study_engine import NO_MALLOC_TRIM
+    from capo_pipelines.study_engine import NO_MALLOC_TRIM
 
     shipped = dask.config.collect([str(ROOT / "studies/noise/dask.yaml")], env={})
     (key,) = NO_MALLOC_TRIM

@@ -266,3 +266,57 @@ def test_trl_loss_types_still_work(tmp_path, make_tiny_model, tiny_tokenizer, lo
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
     logged = {k for h in trainer.state.log_history for k in h}
     assert "capo/weight_mean" not in logged and "rewards/accuracies" in logged
+
+
+def test_the_trainer_touches_trl_only_where_the_adapter_says():
+    """capo/trl_adapter.py names every private TRL hook CAPOTrainer overrides; each exists."""
+    from capo.trl_adapter import PRIVATE_HOOKS, TRL_LOSS_TYPE, trl_loss_types
+
+    private = {
+        name
+        for name, value in vars(CAPOTrainer).items()
+        if name.startswith("_") and not name.startswith("__") and callable(value)
+    }
+    assert private == set(PRIVATE_HOOKS)
+    for name in PRIVATE_HOOKS:
+        assert callable(getattr(DPOTrainer, name, None)), f"TRL has no {name} any more"
+    assert trl_loss_types(["capo", "sft"]) == [TRL_LOSS_TYPE, "sft"]
+
+
+def test_settings_are_checked_once_and_travel_whole(
+    tmp_path, make_tiny_model, tiny_tokenizer, monkeypatch
+):
+    """The trainer takes args.settings once; training steps check no setting again, and the
+    loss gets the very object (a gamma changed on args after __init__ does not leak in)."""
+    import capo.loss
+    import capo.settings
+
+    checks = []
+    real = capo.settings.check_setting
+
+    def counting(name, value):
+        checks.append(name)
+        return real(name, value)
+
+    args = _args(CAPOConfig, tmp_path, loss_type="capo", gamma=1.0, direction="up")
+    trainer = CAPOTrainer(
+        make_tiny_model(),
+        args=args,
+        train_dataset=Dataset.from_list(toy_pairs(16)),
+        processing_class=tiny_tokenizer,
+    )
+    seen = []
+    real_loss = capo.loss.capo_margin_loss
+
+    def spy(margin, settings, **kw):
+        seen.append(settings)
+        return real_loss(margin, settings, **kw)
+
+    monkeypatch.setattr(capo.settings, "check_setting", counting)
+    monkeypatch.setattr(capo.loss, "check_setting", counting)
+    monkeypatch.setattr("capo.trainer.capo_margin_loss", spy)
+    args.gamma = 99.0  # too late: the trainer already holds its settings
+    trainer.train()
+    assert checks == []
+    assert len(seen) == 3 and all(s is trainer.capo_settings for s in seen)
+    assert trainer.capo_settings.gamma == 1.0 and trainer.capo_settings.direction == "up"

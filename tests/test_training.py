@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,14 +17,15 @@ import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from capo.core.settings import LossSettings
 from capo.errors import CapoError
-from capo.models.logps import reference_logps
-from capo.models.tiny import build_tiny_llama, train_tokenizer
-from capo.pairs import join_reference
-from capo.params import ParamsError, load_params
-from capo.pipelines.train import DvcLiveCallback, main
-from capo.train import make_config, pair_weights, train_loss
+from capo.settings import LossSettings
+from capo_pipelines.data.contract import join_reference
+from capo_pipelines.models.logps import reference_logps
+from capo_pipelines.models.tiny import build_tiny_llama, train_tokenizer
+from capo_pipelines.models.training import make_config, pair_weights, train_loss
+from capo_pipelines.params import ParamsError, load_params
+from capo_pipelines.params.losses import loss_settings, write_loss_settings
+from capo_pipelines.train import DvcLiveCallback, main
 from tests.test_reference import pairs_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +67,13 @@ def write_params(root: Path, name: str = "params.yaml", **train: object) -> Path
 
 
 def stage_args(root: Path, loss: str, tag: str, params: Path) -> list[str]:
+    """The train stage's arguments, with the loss's settings file as the loss_settings stage
+    writes it (none for a loss params do not train: the stage refuses the loss first)."""
+    settings = root / tag / "settings" / f"{loss}.json"
+    with contextlib.suppress(CapoError, ParamsError):
+        write_loss_settings(loss, load_params(params), settings.parent)
     return [
+        *("--settings", str(settings)),
         *("--loss", loss, "--params", str(params), "--policy", str(root / "models/policy")),
         *("--pairs", str(root / "data/validated"), "--reference", str(root / "data/reference")),
         *("--out", str(root / tag / "model"), "--checkpoints", str(root / tag / "ckpt")),
@@ -80,7 +88,7 @@ def losses_of(history: list[dict]) -> list[float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["capo", "sigmoid"])
 def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
-    from capo.pipelines.loss_settings import main as write_settings
+    from capo_pipelines.loss_settings import main as write_settings
 
     params, folder = write_params(workspace), workspace / f"run-{loss}/settings"
     write_settings(["--params", str(params), "--out", str(folder)])
@@ -116,7 +124,7 @@ def test_stage_trains_logs_and_saves_pair_weights(workspace, loss):
 
 def test_pair_weights_of_the_reference_policy_are_the_data_confidence(workspace):
     """pi == pi_ref: margin 0, c = 1/2 and w = q = sigmoid(kappa (s_w - s_l)), 1 if unscored."""
-    from capo.models.load import load_pretrained
+    from capo_pipelines.models.load import load_pretrained
 
     params = load_params(write_params(workspace))
     model, tok = load_pretrained(str(workspace / "models/policy"))
@@ -154,6 +162,7 @@ def _run(workspace: Path, tag: str, callbacks: list) -> None:
         splits["test"],
         out_dir=workspace / tag / "model",
         checkpoint_dir=workspace / tag / "ckpt",
+        settings=loss_settings("capo", params),
         callbacks=[*callbacks, DvcLiveCallback(workspace / tag / "live")],
     )
 
@@ -165,7 +174,7 @@ def test_killed_run_resumes_to_the_same_weights(workspace, caplog):
         _run(workspace, "killed", [_Kill()])
     assert not (workspace / "killed/model").exists()
     assert (workspace / "killed/ckpt/checkpoint-4").is_dir()
-    with caplog.at_level("INFO", logger="capo.train"):
+    with caplog.at_level("INFO", logger="capo_pipelines.models.training"):
         _run(workspace, "killed", [])
     assert any("resuming from" in r.message and "checkpoint-4" in r.message for r in caplog.records)
     a = load_file(workspace / "straight/model/model.safetensors")
@@ -197,6 +206,7 @@ def test_stale_checkpoints_of_other_params_are_not_resumed(workspace, caplog):
         None,
         out_dir=workspace / "stale/model",
         checkpoint_dir=ckpt,
+        settings=loss_settings("sigmoid", params),
     )
     assert not (ckpt / "checkpoint-2").exists() and (ckpt / "checkpoint-1").is_dir()
 
@@ -217,7 +227,7 @@ def test_lora_trains_adapters_and_saves_merged_weights(workspace):
 
 
 def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
-    from capo.pipelines._stage import run_stage
+    from capo_pipelines._stage import run_stage
 
     params = write_params(workspace)
     with pytest.raises(SystemExit) as exit_info:
@@ -244,11 +254,12 @@ def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
 
 def test_global_batch_is_split_over_processes(workspace, monkeypatch, tmp_path):
     params = load_params(write_params(workspace, batch_size=8))
-    monkeypatch.setattr("capo.train._world_size", lambda: 2)
-    assert make_config("capo", params, tmp_path).per_device_train_batch_size == 4
-    monkeypatch.setattr("capo.train._world_size", lambda: 3)
+    monkeypatch.setattr("capo_pipelines.models.training._world_size", lambda: 2)
+    settings = loss_settings("capo", params)
+    assert make_config("capo", params, tmp_path, settings).per_device_train_batch_size == 4
+    monkeypatch.setattr("capo_pipelines.models.training._world_size", lambda: 3)
     with pytest.raises(CapoError, match="batch_size 8 not divisible by 3"):
-        make_config("capo", params, tmp_path)
+        make_config("capo", params, tmp_path, settings)
 
 
 def _free_port() -> int:
@@ -265,7 +276,7 @@ def test_two_processes_give_the_single_process_loss_curve(workspace):
     # `accelerate launch --cpu` starts one process (its multi-CPU mode needs MPI); torchrun
     # starts two, and accelerate (inside Trainer) joins them over gloo.
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    launch += ["--master_port", str(_free_port()), "-m", "capo.pipelines.train"]
+    launch += ["--master_port", str(_free_port()), "-m", "capo_pipelines.train"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     done = subprocess.run(
         launch + stage_args(workspace, "capo", "two", params),

@@ -11,11 +11,11 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from capo.data import run_ingest
-from capo.data.translate import Translator
-from capo.data.translate_causal import INSTRUCTION_ID, is_causal
-from capo.models.tiny import CHAT_TEMPLATE
-from capo.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
+from capo_pipelines.data import run_ingest
+from capo_pipelines.data.translate import Translator
+from capo_pipelines.data.translate_causal import INSTRUCTION_ID, is_causal
+from capo_pipelines.models.tiny import CHAT_TEMPLATE
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
 from tests.test_data_translate import ENGLISH, GERMAN, build_model
 
 SPECIAL = ["<|pad|>", "<|eos|>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]

@@ -1,4 +1,4 @@
-"""Translation quality estimates (capo/data/translation_quality.py): the translator's token
+"""Translation quality estimates (pipelines/data/translation_quality.py): the translator's token
 log-probabilities, cached with the output; round-trip chrF; degenerate outputs; the pair's
 translation_confidence; min_confidence quarantine and the report. Models built in the tests."""
 
@@ -15,11 +15,11 @@ import sacrebleu
 import torch
 from transformers import GenerationMixin
 
-from capo.data import run_ingest
-from capo.data.translate import Translator
-from capo.data.translate_cache import TranslationCache, cache_key
-from capo.data.translate_causal import INSTRUCTION
-from capo.data.translation_quality import (
+from capo_pipelines.data import run_ingest
+from capo_pipelines.data.translate import Translator
+from capo_pipelines.data.translate_cache import TranslationCache, cache_key
+from capo_pipelines.data.translate_causal import INSTRUCTION
+from capo_pipelines.data.translation_quality import (
     INSTRUCTION_MARKERS,
     TextQuality,
     Translation,
@@ -28,7 +28,7 @@ from capo.data.translation_quality import (
     mean_logprobs,
     pair_quality,
 )
-from capo.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
+from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams, TranslationParams
 from tests.test_data_translate import ENGLISH, build_model, spy_generate
 from tests.test_translate_causal import causal  # noqa: F401  (a fixture)
 
@@ -354,7 +354,7 @@ def test_confidence_quantiles_are_numpys_linear_quantiles():
     """One definition for the ingest report and validation.json: numpy's default quantile."""
     import numpy as np
 
-    from capo.data.translation_quality import SUMMARY_QUANTILES, confidence_quantiles
+    from capo_pipelines.data.translation_quality import SUMMARY_QUANTILES, confidence_quantiles
 
     rng = np.random.default_rng(0)
     for n in (1, 2, 7, 100):

@@ -13,10 +13,10 @@ import pytest
 from great_expectations.core import ExpectationValidationResult
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from capo.params import ParamsError, ValidateParams, parse_section
-from capo.validation import build_suite, validate_pairs
-from capo.validation.checkpoint import run_checkpoint
-from capo.validation.outcomes import collect_outcomes, exception_message
+from capo_pipelines.params import ParamsError, ValidateParams, parse_section
+from capo_pipelines.validation import build_suite, validate_pairs
+from capo_pipelines.validation.checkpoint import run_checkpoint
+from capo_pipelines.validation.outcomes import collect_outcomes, exception_message
 from tests.langid_data import FOREIGN_DIALOG, FRENCH_DIALOG
 from tests.validate_data import LANGUAGES, clean_pairs
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from capo.errors import CapoError
-from capo.pipelines.validate import main
-from capo.validation.docs import ASSET_DIR
+from capo_pipelines.validate import main
+from capo_pipelines.validation.docs import ASSET_DIR
 from tests.validate_data import clean_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
     args = _write_inputs(tmp_path, _hostile())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "capo.pipelines.validate", *args],
+        [sys.executable, "-m", "capo_pipelines.validate", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -3,8 +3,8 @@ validated quarantine keeps each row's language, source and source row."""
 
 from __future__ import annotations
 
-from capo.params import ValidateParams
-from capo.validation import validate_pairs
+from capo_pipelines.params import ValidateParams
+from capo_pipelines.validation import validate_pairs
 from tests.validate_data import LANGUAGES, clean_pairs
 
 PARAMS = ValidateParams(languages=LANGUAGES, prompt_chars=(1, 200), max_failing_fraction=1.0)

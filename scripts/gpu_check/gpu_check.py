@@ -1,7 +1,7 @@
 """The GPU check: CAPO against DPO on a SmolLM2-135M-sized Llama with random weights.
 
 Self-contained: it needs torch, transformers, tokenizers, pandas and pyyaml (the lent GPU
-machine's image has them), capo's core (capo/core/, capo/models/tiny.py and what they
+machine's image has them), capo's core (capo/core/, pipelines/models/tiny.py and what they
 import, read from this checkout) and trl plus datasets, which that image lacks
 and which travel as wheels (scripts/gpu_check/wheels.sh fetches them; scripts/gpu-check.sh
 installs them under /tmp). Nothing is downloaded: the tokenizer is trained here on the
@@ -72,8 +72,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments  # noq
 from transformers.trainer_callback import PrinterCallback  # noqa: E402
 from trl import DPOConfig, DPOTrainer  # noqa: E402
 
-from capo.core.trainer import CAPOConfig, CAPOTrainer  # noqa: E402
-from capo.models.tiny import train_tokenizer  # noqa: E402
+from capo.trainer import CAPOConfig, CAPOTrainer  # noqa: E402
+from capo_pipelines.models.tiny import train_tokenizer  # noqa: E402
 
 # SmolLM2-135M's shape (HuggingFaceTB/SmolLM2-135M config.json); weights are random here.
 SMOLLM2_135M = dict(

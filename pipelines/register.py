@@ -1,0 +1,82 @@
+"""DVC stage `register`: apply the promotion gate and package the model as a DVC artifact.
+
+    python -m capo_pipelines.register --params params.yaml --out models/registry/capo-policy
+
+The gate of params.yaml `register:` is applied to the evaluate stage's metrics; when it
+passes, the model is packaged (safetensors, tokenizer, model card) as the artifact declared
+in dvc.yaml. `capo register` / `capo models` (pipelines/register_commands.py) then record
+and list versions as GTO git tags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from capo_pipelines._stage import run_stage
+from capo_pipelines.models.registry import (
+    CardInfo,
+    apply_gate,
+    file_md5,
+    model_card,
+    package_model,
+)
+from capo_pipelines.params import load_params
+from capo_pipelines.params.losses import settings_document
+
+__all__ = ["main", "parse_args"]
+
+logger = logging.getLogger("capo_pipelines.register")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; dvc.yaml passes every path."""
+    parser = argparse.ArgumentParser(
+        prog="python -m capo_pipelines.register",
+        description="Gate and package the model to register.",
+    )
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--metrics", default="metrics", help="folder of <loss>.json metrics")
+    parser.add_argument("--models", default="models", help="folder of trained models")
+    parser.add_argument("--train-data", default="data/validated/train.parquet")
+    parser.add_argument("--out", required=True, help="package folder (the DVC artifact path)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Apply the gate; when it passes, package the model with its card."""
+    args = parse_args(argv)
+    params = load_params(args.params)
+    gate = params.register
+    metrics, table = apply_gate(gate, Path(args.metrics))
+    info = CardInfo(
+        name=gate.name,
+        base_model=params.policy.model,
+        languages=sorted(metrics[gate.loss].get("per_language", {})),
+        loss=gate.loss,
+        settings=settings_document(gate.loss, params),  # what train@<loss> read, by name
+        metrics=metrics[gate.loss],
+        baseline_metrics=metrics[gate.baseline],
+        data_md5=file_md5(Path(args.train_data)),
+        weights_md5=file_md5(Path(args.models) / gate.loss / "model.safetensors"),
+        license=gate.license,
+    )
+    files = package_model(Path(args.models) / gate.loss, Path(args.out), model_card(info))
+    logger.info("gate passed:\n%s", table)
+    logger.info("packaged %d files into %s", len(files), args.out)
+
+
+def __getattr__(name: str) -> Any:
+    """The commands moved to pipelines/register_commands.py; installs made before that name
+    them here in their entry points until reinstalled (`pip install -e .`)."""
+    if name in ("add_register_command", "add_models_command"):
+        from capo_pipelines import register_commands
+
+        return getattr(register_commands, name)
+    raise AttributeError(f"module 'capo_pipelines.register' has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    run_stage("register", main)

@@ -1,0 +1,76 @@
+"""DVC stage `study` (studies/noise/dvc.yaml): the label-noise study of params.yaml `study:`.
+
+    dvc repro studies/noise/dvc.yaml        # or: python -m capo_pipelines.study
+
+Trains every variant of `study.variants` in every `study.regimes` noise regime and seed
+(settings tuned per regime on the validation split first; trials as Prefect task runs on
+`study.engine`, pipelines/study_engine.py) and writes the runs, the signal AUCs, the
+summary with 95% intervals and the verdict per regime against pre-registered criteria, the
+failed trials if any, the Markdown report and the chart. Finished trials are kept in
+--work-dir's store: a rerun (after a kill, a failure or a change) runs only the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+from capo.errors import CapoError
+from capo_pipelines._stage import run_stage
+from capo_pipelines.noise_study import study_figure, study_markdown, summarize_study
+from capo_pipelines.params import load_params
+
+logger = logging.getLogger("capo_pipelines.study")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; the output paths come from studies/noise/dvc.yaml."""
+    parser = argparse.ArgumentParser(prog="python -m capo_pipelines.study", description=__doc__)
+    parser.add_argument("--params", default="params.yaml", help="params file (section study:)")
+    parser.add_argument("--out-json", default="reports/noise_study.json")
+    parser.add_argument("--out-md", default="reports/noise_study.md")
+    parser.add_argument("--figure", default="reports/noise_study.png")
+    parser.add_argument(
+        "--work-dir",
+        default="studies/noise/work",
+        help="the trials' store and seed data: a rerun reuses every finished trial in it "
+        "(on a cluster, a folder all workers share)",
+    )
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="train nothing: recompute the summary, Markdown and chart from the runs already in "
+        "--out-json (after a change to the report code)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the study, write its JSON, Markdown and chart."""
+    args = parse_args(argv)
+    params = load_params(args.params)
+    out_json, out_md, figure = Path(args.out_json), Path(args.out_md), Path(args.figure)
+    if args.rerender:
+        if not out_json.is_file():
+            raise CapoError(f"{out_json}: no study results to re-render (run the study first)")
+        result = json.loads(out_json.read_text(encoding="utf-8"))
+    else:
+        from capo_pipelines.study_engine import run_study_on_engine
+
+        result = run_study_on_engine(params, Path(args.work_dir))
+    result["summary"] = summarize_study(result, params.study)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=1, allow_nan=False)  # strict JSON: no NaN
+    out_json.write_text(text + "\n", encoding="utf-8")
+    study_figure(result["summary"], figure)
+    rel = Path(os.path.relpath(figure, out_md.parent)).as_posix()
+    text = study_markdown(result, result["summary"], rel)
+    out_md.write_text(text, encoding="utf-8")
+    logger.info("noise study: %d runs -> %s, %s, %s", len(result["runs"]), out_json, out_md, figure)
+
+
+if __name__ == "__main__":
+    run_stage("study", main)
