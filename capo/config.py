@@ -2,9 +2,12 @@
 
     args = CAPOConfig(output_dir="out", loss_type="capo", gamma=1.0, kappa=0.5, direction="up")
     args = CAPOConfig.from_settings(LossSettings(gamma=1.0), output_dir="out")  # the object whole
+    args = CAPOConfig(output_dir="out", loss_type="odpo", offset_scale=0.5)  # a baseline
 
-The CAPO fields and their defaults are LossSettings' (capo/settings.py); so are the
-ranges that ``__post_init__`` applies, with TRL's beta and label_smoothing among them.
+``loss_type`` takes capo's own losses (CORE_LOSSES: "capo", and the baselines "cdpo" and
+"odpo", capo/loss.py) beside TRL's. The fields and their defaults are LossSettings'
+(capo/settings.py); so are the ranges that ``__post_init__`` applies, with TRL's beta and
+label_smoothing among them.
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from typing import Any
 
 from trl import DPOConfig
 
-from capo.settings import SETTING_NAMES, LossSettings
+from capo.settings import CORE_LOSSES, SETTING_NAMES, LossSettings
 
 __all__ = ["CAPOConfig"]
 
-# Loss types whose TRL branch calls F.logsigmoid: they cannot run beside "capo" in one step.
+# Loss types whose TRL branch calls F.logsigmoid: they cannot run beside a core loss ("capo",
+# "cdpo", "odpo") in one step.
 _LOGSIGMOID_TYPES = {"sigmoid", "exo_pair", "nca_pair", "robust", "bco_pair", "aot"}
 _LOGSIGMOID_TYPES |= {"aot_unpaired", "discopop", "sigmoid_norm"}
 
 
 @dataclass
 class CAPOConfig(DPOConfig):
-    """DPOConfig plus CAPO's parameters; ``loss_type="capo"`` next to every TRL loss type.
+    """DPOConfig plus the loss settings; ``loss_type`` "capo", "cdpo" or "odpo" (capo's own,
+    one at a time) next to every TRL loss type.
 
     Defaults differ from TRL's where TRL's would surprise on a CPU: no bf16, no gradient
     checkpointing unless asked.
@@ -34,7 +39,10 @@ class CAPOConfig(DPOConfig):
 
     loss_type: list[str] = field(
         default_factory=lambda: ["capo"],
-        metadata={"help": "'capo' (this project) or any TRL DPO loss type; a list combines."},
+        metadata={
+            "help": "'capo', 'cdpo', 'odpo' (this project) or any TRL DPO loss type; a list "
+            "combines."
+        },
     )
     gamma: float = field(
         default=LossSettings.gamma,
@@ -60,6 +68,24 @@ class CAPOConfig(DPOConfig):
         default=LossSettings.use_translation_confidence,
         metadata={"help": "CAPO: multiply q by a translation_confidence column where present."},
     )
+    offset_scale: float = field(
+        default=LossSettings.offset_scale,
+        metadata={"help": "ODPO: offset delta = offset_scale * (s_w - s_l); 0 = DPO."},
+    )
+    min_score_margin: float | None = field(
+        default=LossSettings.min_score_margin,
+        metadata={
+            "help": "Data selection (filtered DPO, the workflow): drop scored pairs whose "
+            "s_w - s_l is below this; None = off. The trainer does not read it."
+        },
+    )
+    min_translation_confidence: float = field(
+        default=LossSettings.min_translation_confidence,
+        metadata={
+            "help": "Data selection (filtered DPO, the workflow): drop translated pairs below "
+            "this translation_confidence; 0 = off. The trainer does not read it."
+        },
+    )
     bf16: bool | None = field(default=False, metadata={"help": "bf16 mixed precision."})
     activation_checkpointing: bool | None = field(  # transformers 5 name; the old one warns
         default=False, metadata={"help": "Trade compute for memory (gradient checkpointing)."}
@@ -67,13 +93,16 @@ class CAPOConfig(DPOConfig):
 
     def __post_init__(self) -> None:
         types = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
-        if "capo" in types:
+        core = [t for t in types if t in CORE_LOSSES]
+        if len(core) > 1:  # each runs as TRL's sigmoid branch: one logsigmoid call per step
+            raise ValueError(f"loss_type can hold one of {sorted(CORE_LOSSES)}, got {core}")
+        if core:
             clash = sorted(set(types) & _LOGSIGMOID_TYPES)
             if clash:
-                raise ValueError(f"loss_type 'capo' cannot be combined with {clash}")
+                raise ValueError(f"loss_type {core[0]!r} cannot be combined with {clash}")
             self.settings  # noqa: B018 -- LossSettings checks every field's range
             if self.f_divergence_type != "reverse_kl":
-                raise ValueError("loss_type 'capo' needs f_divergence_type='reverse_kl'")
+                raise ValueError(f"loss_type {core[0]!r} needs f_divergence_type='reverse_kl'")
         super().__post_init__()
 
     @classmethod
@@ -90,3 +119,8 @@ class CAPOConfig(DPOConfig):
     @property
     def uses_capo(self) -> bool:
         return "capo" in self.loss_type
+
+    @property
+    def core_loss(self) -> str | None:
+        """The loss of capo's own in ``loss_type`` ("capo", "cdpo" or "odpo"), or None."""
+        return next((t for t in self.loss_type if t in CORE_LOSSES), None)

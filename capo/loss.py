@@ -28,6 +28,20 @@ Direction "up" is the opposite choice, a focal-style scale that pulls hardest on
 the model is least sure of. Which one helps is an empirical question; capo's noise study
 (reports/noise_study.md) measures both, and each part alone.
 
+Two baselines a practitioner would try instead share the margin m and TRL's route::
+
+    cDPO (conservative DPO, loss "cdpo"): label smoothing on DPO's logistic loss
+        l = -(1 - eps) * logsigmoid(m) - eps * logsigmoid(-m)       eps = label_smoothing
+    ODPO (DPO with an offset, Amini et al. 2024, loss "odpo")
+        delta = offset_scale * (s_w - s_l)   the pair has both scores (and use_scores); else 0
+        l     = -logsigmoid(m - delta)
+
+Both weight every pair alike: no model confidence, no data confidence; eps = 0 and
+offset_scale = 0 are exactly DPO. ODPO's offset is capo's own specification: linear in the
+score difference (the paper also considers a log-scaled difference, not implemented here). A
+pair the scores rank strongly must win by a wider margin; a score gap against the label
+(s_w < s_l) lowers the bar below zero.
+
 Imports only torch (and the settings' defaults and ranges, capo/settings.py), so it
 can be used without TRL.
 """
@@ -47,9 +61,14 @@ __all__ = [
     "capo_loss",
     "capo_margin_loss",
     "capo_weights",
+    "cdpo_loss",
+    "cdpo_margin_loss",
     "data_confidence",
     "implicit_margin",
     "implicit_rewards",
+    "odpo_loss",
+    "odpo_margin_loss",
+    "odpo_offset",
 ]
 
 Tensor = torch.Tensor
@@ -159,6 +178,22 @@ def _score_confidence(
     kappa: float,
     score_mask: Tensor | None,
 ) -> Tensor | None:
+    scored = _score_difference(score_chosen, score_rejected, score_mask)
+    if scored is None:
+        return None
+    diff, used = scored
+    q = torch.sigmoid(kappa * diff.float())
+    return torch.where(used, q, torch.ones_like(q))
+
+
+def _score_difference(
+    score_chosen: Tensor | None, score_rejected: Tensor | None, score_mask: Tensor | None
+) -> tuple[Tensor, Tensor] | None:
+    """(s_w - s_l, 0 where unscored; the has-scores mask), or None without scores.
+
+    Raises ValueError when only one score is given, the shapes differ, or a used score is
+    NaN or infinite, naming the tensor and the first bad row.
+    """
     if score_chosen is None and score_rejected is None:
         return None
     if score_chosen is None or score_rejected is None:
@@ -174,9 +209,7 @@ def _score_confidence(
         if bad.any():
             row = _first_bad_row(bad)
             raise ValueError(f"{name} is {scores.flatten()[row].item()} at row {row}")
-    diff = torch.where(used, score_chosen - score_rejected, torch.zeros_like(score_chosen))
-    q = torch.sigmoid(kappa * diff.float())
-    return torch.where(used, q, torch.ones_like(q))
+    return torch.where(used, score_chosen - score_rejected, torch.zeros_like(score_chosen)), used
 
 
 def capo_weights(
@@ -314,8 +347,133 @@ def capo_margin_loss(
     w, c = _weights(
         margin, settings, score_chosen, score_rejected, score_mask, translation_confidence
     )
-    label_smoothing = settings.label_smoothing
+    return w * _smoothed_logistic(margin, settings.label_smoothing), w, c
+
+
+def _smoothed_logistic(margin: Tensor, label_smoothing: float) -> Tensor:
+    """-(1 - eps) logsigmoid(m) - eps logsigmoid(-m); eps = 0 computes -logsigmoid(m) alone."""
     logistic = -(1 - label_smoothing) * F.logsigmoid(margin)
     if label_smoothing:
         logistic = logistic - label_smoothing * F.logsigmoid(-margin)
-    return w * logistic, w, c
+    return logistic
+
+
+def cdpo_margin_loss(margin: Tensor, settings: LossSettings) -> Tensor:
+    """Per-pair cDPO losses -(1 - eps) logsigmoid(m) - eps logsigmoid(-m), eps =
+    ``settings.label_smoothing``, from the margin m = r_w - r_l, shape (B,).
+
+    Every pair weighs the same (no confidence of any kind); eps = 0 is DPO exactly (TRL's
+    ``loss_type="sigmoid"``). Unlike TRL's ``robust`` it is not divided by (1 - 2 eps).
+    ``settings`` is taken whole and not checked again.
+    """
+    return _smoothed_logistic(margin, settings.label_smoothing)
+
+
+def odpo_offset(
+    settings: LossSettings,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> Tensor | None:
+    """ODPO's offset delta = offset_scale * (s_w - s_l) per pair, 0 where ``score_mask`` is
+    False; None without scores or with ``settings.use_scores`` false (delta = 0 everywhere).
+
+    Computed in float32. Raises ValueError as data_confidence does for bad scores.
+    """
+    if not settings.use_scores:
+        return None
+    scored = _score_difference(score_chosen, score_rejected, score_mask)
+    if scored is None:
+        return None
+    diff, _ = scored
+    return settings.offset_scale * diff.float()
+
+
+def odpo_margin_loss(
+    margin: Tensor,
+    settings: LossSettings,
+    *,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Per-pair ODPO losses -logsigmoid(m - delta) and the offsets delta, each (B,).
+
+    delta as in odpo_offset (0 for an unscored pair, and for all without scores, so
+    offset_scale 0 or no scores is DPO exactly). ``settings`` is taken whole and not checked
+    again. The offset is a constant of the data: no gradient flows through it.
+    """
+    delta = odpo_offset(settings, score_chosen, score_rejected, score_mask)
+    if delta is None:
+        return -F.logsigmoid(margin), torch.zeros_like(margin)
+    if delta.shape != margin.shape:
+        raise ValueError(f"scores have shape {tuple(delta.shape)}, log-probs {tuple(margin.shape)}")
+    delta = delta.to(margin.dtype)
+    return -F.logsigmoid(margin - delta), delta
+
+
+def cdpo_loss(
+    policy_chosen_logps: Tensor,
+    policy_rejected_logps: Tensor,
+    ref_chosen_logps: Tensor,
+    ref_rejected_logps: Tensor,
+    *,
+    beta: float = LossSettings.beta,
+    label_smoothing: float = LossSettings.label_smoothing,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-pair cDPO losses and detached implicit rewards, as capo_loss returns them.
+
+    The four log-prob tensors have shape (B,). The keywords become one LossSettings,
+    checked here. Returns (losses, chosen_rewards, rejected_rewards), each (B,).
+    """
+    _check_logps(
+        policy_chosen_logps=policy_chosen_logps,
+        policy_rejected_logps=policy_rejected_logps,
+        ref_chosen_logps=ref_chosen_logps,
+        ref_rejected_logps=ref_rejected_logps,
+    )
+    settings = LossSettings(beta=beta, label_smoothing=label_smoothing)
+    chosen_rewards, rejected_rewards = implicit_rewards(
+        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
+    )
+    losses = cdpo_margin_loss(chosen_rewards - rejected_rewards, settings)
+    return losses, chosen_rewards.detach(), rejected_rewards.detach()
+
+
+def odpo_loss(
+    policy_chosen_logps: Tensor,
+    policy_rejected_logps: Tensor,
+    ref_chosen_logps: Tensor,
+    ref_rejected_logps: Tensor,
+    *,
+    beta: float = LossSettings.beta,
+    offset_scale: float = LossSettings.offset_scale,
+    use_scores: bool = LossSettings.use_scores,
+    score_chosen: Tensor | None = None,
+    score_rejected: Tensor | None = None,
+    score_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-pair ODPO losses and detached implicit rewards, as capo_loss returns them.
+
+    The four log-prob tensors have shape (B,); scores and ``score_mask`` as in capo_loss.
+    The keywords become one LossSettings, checked here. Returns (losses, chosen_rewards,
+    rejected_rewards), each (B,).
+    """
+    _check_logps(
+        policy_chosen_logps=policy_chosen_logps,
+        policy_rejected_logps=policy_rejected_logps,
+        ref_chosen_logps=ref_chosen_logps,
+        ref_rejected_logps=ref_rejected_logps,
+    )
+    settings = LossSettings(beta=beta, offset_scale=offset_scale, use_scores=use_scores)
+    chosen_rewards, rejected_rewards = implicit_rewards(
+        policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
+    )
+    losses, _ = odpo_margin_loss(
+        chosen_rewards - rejected_rewards,
+        settings,
+        score_chosen=score_chosen,
+        score_rejected=score_rejected,
+        score_mask=score_mask,
+    )
+    return losses, chosen_rewards.detach(), rejected_rewards.detach()

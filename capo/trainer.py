@@ -1,18 +1,20 @@
-"""CAPOTrainer: TRL's DPOTrainer with the CAPO loss added (CAPOConfig: capo/config.py).
+"""CAPOTrainer: TRL's DPOTrainer with the CAPO loss added, and capo's baselines cDPO and ODPO
+(CAPOConfig: capo/config.py; the losses: capo/loss.py).
 
 Written against trl==1.16 (pinned in pyproject.toml). Every touch point with TRL's internals
 is named in capo/trl_adapter.py: the routed logsigmoid, the loss-type rename and the three
 private hooks overridden here (PRIVATE_HOOKS):
 
-- ``_compute_loss``: for ``loss_type="capo"`` TRL runs its own "sigmoid" branch, with its
-  one ``logsigmoid`` call routed to CAPO's loss, which gets the settings whole.
+- ``_compute_loss``: for ``loss_type`` "capo", "cdpo" or "odpo" TRL runs its own "sigmoid"
+  branch, with its one ``logsigmoid`` call routed to that loss, which gets the settings whole.
 - ``_set_signature_columns_if_needed``: keeps ``score_chosen``/``score_rejected`` and
   ``translation_confidence``.
 - ``_precompute_ref_logps``: a dataset that already has ``ref_chosen_logps`` and
   ``ref_rejected_logps`` columns keeps them instead of recomputing.
 
 The loss settings are read from ``args`` once, in ``__init__`` (``self.capo_settings``, one
-checked LossSettings), and passed whole to capo_margin_loss at every step.
+checked LossSettings), and passed whole to the loss (capo_margin_loss, cdpo_margin_loss or
+odpo_margin_loss) at every step.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from trl import DPOTrainer
 
 from capo.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
 from capo.config import CAPOConfig
-from capo.loss import capo_margin_loss
+from capo.loss import capo_margin_loss, cdpo_margin_loss, odpo_margin_loss
 from capo.trl_adapter import route_logsigmoid, trl_loss_types
 
 __all__ = ["CAPOConfig", "CAPOTrainer"]
@@ -88,12 +90,14 @@ def _has_ref_columns(dataset: Any) -> bool:
 
 
 class CAPOTrainer(DPOTrainer):
-    """TRL's DPOTrainer with ``loss_type="capo"`` routed through :func:`capo.capo_margin_loss`.
+    """TRL's DPOTrainer with ``loss_type="capo"`` routed through :func:`capo.capo_margin_loss`
+    (and the baselines "cdpo" and "odpo" through cdpo_margin_loss and odpo_margin_loss).
 
     Every TRL feature keeps working (precomputed reference log-probs, PEFT, accelerate,
-    TRL's metrics); CAPO adds ``capo/weight_mean`` and ``capo/confidence_mean``. Optional
-    ``score_chosen``/``score_rejected`` dataset columns feed the data confidence q_s, and an
-    optional ``translation_confidence`` column (None where not translated) q_t.
+    TRL's metrics); CAPO adds ``capo/weight_mean`` and ``capo/confidence_mean``, ODPO
+    ``odpo/offset_mean``. Optional ``score_chosen``/``score_rejected`` dataset columns feed
+    the data confidence q_s (ODPO: the offset), and an optional ``translation_confidence``
+    column (None where not translated) q_t.
     """
 
     def __init__(
@@ -127,10 +131,12 @@ class CAPOTrainer(DPOTrainer):
             eval_dataset=eval_dataset,
             **kwargs,
         )
-        # TRL's own "sigmoid" branch runs for "capo"; _compute_loss reroutes its logsigmoid.
+        # TRL's own "sigmoid" branch runs for "capo", "cdpo" and "odpo"; _compute_loss
+        # reroutes its logsigmoid.
         self.loss_types = trl_loss_types(self.loss_types)
+        self.core_loss = args.core_loss
         # checked once here, passed whole every step
-        self.capo_settings = args.settings if args.uses_capo else None
+        self.capo_settings = args.settings if self.core_loss else None
         self.data_collator = _ScoreCollator(self.data_collator)
 
     def _set_signature_columns_if_needed(self) -> None:
@@ -148,16 +154,28 @@ class CAPOTrainer(DPOTrainer):
     def _compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
         inputs = dict(inputs)
         scores = {k: inputs.pop(k) for k in _BATCH_SCORE_KEYS if k in inputs}
-        if not self.args.uses_capo:
+        if self.core_loss is None:
             return super()._compute_loss(model, inputs, return_outputs)
         mode = "train" if self.model.training else "eval"
+        metrics, gather = self._metrics[mode], self.accelerator.gather_for_metrics
+        settings = self.capo_settings
 
-        def loss_fn(margin: torch.Tensor) -> torch.Tensor:
-            losses, w, c = capo_margin_loss(margin, self.capo_settings, **scores)
-            gathered = self.accelerator.gather_for_metrics(torch.stack([w, c]).float().T)
-            self._metrics[mode]["capo/weight_mean"].append(gathered[:, 0].mean().item())
-            self._metrics[mode]["capo/confidence_mean"].append(gathered[:, 1].mean().item())
+        def capo_fn(margin: torch.Tensor) -> torch.Tensor:
+            losses, w, c = capo_margin_loss(margin, settings, **scores)
+            gathered = gather(torch.stack([w, c]).float().T)
+            metrics["capo/weight_mean"].append(gathered[:, 0].mean().item())
+            metrics["capo/confidence_mean"].append(gathered[:, 1].mean().item())
             return losses
 
+        def odpo_fn(margin: torch.Tensor) -> torch.Tensor:
+            pair_scores = {k: v for k, v in scores.items() if k != CONFIDENCE_COLUMN}
+            losses, offset = odpo_margin_loss(margin, settings, **pair_scores)
+            metrics["odpo/offset_mean"].append(gather(offset.float()).mean().item())
+            return losses
+
+        def cdpo_fn(margin: torch.Tensor) -> torch.Tensor:
+            return cdpo_margin_loss(margin, settings)
+
+        loss_fn = {"capo": capo_fn, "cdpo": cdpo_fn, "odpo": odpo_fn}[self.core_loss]
         with route_logsigmoid(loss_fn):
             return super()._compute_loss(model, inputs, return_outputs)

@@ -3,8 +3,10 @@
     python -m capo_pipelines.loss_settings --params params.yaml --out data/loss_settings
 
 Writes <out>/<loss>.json for every train.losses entry with exactly the settings that loss
-reads (capo_pipelines.data.contract.settings_document): every LossSettings field for capo, beta and
-label_smoothing for a TRL loss, each from `loss:` under the loss's train.loss_overrides entry.
+reads (capo_pipelines.params.losses.settings_document): CAPO's eight settings for capo, beta
+and label_smoothing for cdpo and a TRL loss, beta, offset_scale and use_scores for odpo, beta
+and the selection thresholds for filtered, each from `loss:` under the loss's
+train.loss_overrides entry.
 train@<loss> depends on its file instead of on `loss:` params, so a CAPO-only change
 (loss.gamma, tau, kappa, direction, use_scores, use_translation_confidence) rewrites capo.json
 alone and DVC retrains capo alone; loss.beta changes every file. Imports no torch.

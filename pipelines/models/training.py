@@ -15,6 +15,12 @@ parameters to compute them with) unless ``capo_weights=True`` asks for them at `
 (the noise study compares its variants' pairs that way). ``settings`` is the loss's one
 LossSettings (the train stage reads it from its loss_settings file) and travels whole:
 CAPOConfig.from_settings, then CAPOTrainer, then the loss.
+
+Loss "filtered" (SELECTION_LOSSES) is TRL's sigmoid (DPO) trained on the pairs that
+select_pairs (pipelines/data/selection.py) keeps under the settings' thresholds; the selection
+runs before the fingerprint and the dataset are built. Every loss writes ``selection.json``
+(pairs in, kept, dropped by each filter; kept == pairs for a loss that selects nothing), and
+pair_weights.parquet keeps one row per training pair given, dropped ones included.
 """
 
 from __future__ import annotations
@@ -43,12 +49,13 @@ from capo.loss import capo_margin_loss, implicit_margin
 from capo.settings import LossSettings
 from capo.trainer import CAPOTrainer
 from capo_pipelines.data.contract import confidence_array, reference_arrays, score_arrays
+from capo_pipelines.data.selection import keep_all, select_pairs
 from capo_pipelines.models.chat import trl_columns
 from capo_pipelines.models.load import load_pretrained
 from capo_pipelines.models.logps import pair_logps, tokenize_pairs
 from capo_pipelines.models.progress import quiet_trainer
 from capo_pipelines.models.reproducible import scrub_trainer_state, without_timings
-from capo_pipelines.params import Params
+from capo_pipelines.params import SELECTION_LOSSES, Params
 
 __all__ = ["make_config", "pair_weights", "train_loss"]
 
@@ -76,16 +83,18 @@ def make_config(
     loss: str, params: Params, checkpoint_dir: str | Path, settings: LossSettings
 ) -> CAPOConfig:
     """CAPOConfig of one matrix entry with the loss's ``settings`` whole; the global batch is
-    split over processes."""
+    split over processes. A selection loss ("filtered") trains as its TRL loss type
+    (SELECTION_LOSSES: "sigmoid"); every other loss name is its loss type."""
     train = params.train
     per_step = _world_size() * train.gradient_accumulation_steps
     if train.batch_size % per_step:
         raise CapoError(f"train.batch_size {train.batch_size} not divisible by {per_step}")
-    nll = {"loss_type": [loss, "sft"], "loss_weights": [1.0, train.nll_weight]}
+    loss_type = SELECTION_LOSSES.get(loss, loss)
+    nll = {"loss_type": [loss_type, "sft"], "loss_weights": [1.0, train.nll_weight]}
     return CAPOConfig.from_settings(
         settings,
         output_dir=str(checkpoint_dir),
-        **(nll if train.nll_weight > 0 else {"loss_type": [loss]}),
+        **(nll if train.nll_weight > 0 else {"loss_type": [loss_type]}),
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
         per_device_train_batch_size=train.batch_size // per_step,
@@ -253,12 +262,29 @@ def train_loss(
 
     ``callbacks`` are TrainerCallbacks (the stage passes its dvclive logger).
     ``capo_weights``: write CAPO's c and w per pair at ``settings`` (None: for loss "capo"
-    only; the noise study asks for them for every variant).
+    only; the noise study asks for them for every variant). Loss "filtered" trains on the
+    pairs select_pairs keeps; the test pairs are never filtered.
     """
     policy_dir, checkpoint_dir, out = Path(policy_dir), Path(checkpoint_dir), Path(out_dir)
     capo = loss == "capo" if capo_weights is None else capo_weights
+    select = select_pairs if loss in SELECTION_LOSSES else keep_all
+    kept, selection = select(train_pairs, settings)
+    logger.info(
+        "%s: training on %d of %d pairs (dropped %d by score margin, %d by translation confidence)",
+        loss,
+        selection["kept"],
+        selection["pairs"],
+        selection["dropped_score"],
+        selection["dropped_confidence"],
+    )
+    if not len(kept):
+        raise CapoError(
+            f"{loss}: the data selection kept no training pair of {len(train_pairs)} "
+            f"(min_score_margin {settings.min_score_margin}, "
+            f"min_translation_confidence {settings.min_translation_confidence})"
+        )
     args = make_config(loss, params, checkpoint_dir, settings)
-    frames = [train_pairs] + ([test_pairs] if test_pairs is not None else [])
+    frames = [kept] + ([test_pairs] if test_pairs is not None else [])
     fingerprint = _fingerprint(loss, params, settings, policy_dir, frames)
     with PartialState().main_process_first():  # one process cleans up; all see one answer
         resume = _resume_from(checkpoint_dir, fingerprint)
@@ -266,7 +292,7 @@ def train_loss(
     trainer = CAPOTrainer(
         model,
         args=args,
-        train_dataset=_dataset(train_pairs),
+        train_dataset=_dataset(kept),
         eval_dataset=_dataset(test_pairs) if test_pairs is not None else None,
         processing_class=tokenizer,
         peft_config=_lora_config(params, model, policy_dir),
@@ -284,6 +310,7 @@ def train_loss(
         trainer.evaluate()
     if trainer.accelerator.is_main_process:
         _save(trainer, tokenizer, train_pairs, loss, settings, params, out, capo=capo)
+        (out / "selection.json").write_text(json.dumps(selection, indent=1) + "\n", "utf-8")
     trainer.accelerator.wait_for_everyone()
     return trainer
 

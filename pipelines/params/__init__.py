@@ -24,6 +24,7 @@ from capo_pipelines.params.study_schema import StudyParams, StudyRegime, StudyVa
 from capo_pipelines.params.train_schema import (
     BUILTIN_MODEL,
     KNOWN_LOSSES,
+    SELECTION_LOSSES,
     LoraParams,
     LossParams,
     PolicyParams,
@@ -34,6 +35,7 @@ from capo_pipelines.params.train_schema import (
 __all__ = [
     "BUILTIN_MODEL",
     "KNOWN_LOSSES",
+    "SELECTION_LOSSES",
     "BenchmarkParams",
     "CompareParams",
     "EvaluateParams",

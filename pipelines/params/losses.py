@@ -5,9 +5,10 @@
     settings = read_loss_settings("data/loss_settings/sigmoid.json")
 
 A loss trains with params.yaml's `loss:` section under its own train.loss_overrides entry.
-The stage writes exactly what each loss reads (every LossSettings field for capo, beta and
-label_smoothing for a TRL loss) to data/loss_settings/<loss>.json, so a CAPO-only change
-leaves the TRL losses' files, and their training, as they were (docs/design.md §2).
+The stage writes exactly what each loss reads (READS: CAPO's eight settings for capo, beta and
+label_smoothing for cdpo and a TRL loss, beta, offset_scale and use_scores for odpo, beta and
+the selection thresholds for filtered) to data/loss_settings/<loss>.json, so a CAPO-only
+change leaves the other losses' files, and their training, as they were (docs/design.md §2).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from capo.errors import CapoError
-from capo.settings import TRL_SETTINGS, LossSettings
-from capo_pipelines.params import KNOWN_LOSSES, Params
+from capo.settings import CORE_LOSSES, SELECTION_SETTINGS, TRL_SETTINGS, LossSettings
+from capo_pipelines.params import KNOWN_LOSSES, SELECTION_LOSSES, Params
 
 __all__ = [
+    "READS",
     "check_loss",
     "loss_settings",
     "read_loss_settings",
@@ -30,6 +32,13 @@ __all__ = [
     "settings_path",
     "write_loss_settings",
 ]
+
+
+# The settings each loss reads, by name; a loss not named here is a TRL loss (TRL_SETTINGS).
+READS: dict[str, tuple[str, ...]] = {
+    **CORE_LOSSES,
+    **{loss: ("beta", *SELECTION_SETTINGS) for loss in SELECTION_LOSSES},
+}
 
 
 def check_loss(loss: str, params: Params) -> None:
@@ -58,10 +67,10 @@ def reward_beta(settings: LossSettings, params: Params) -> float:
 
 
 def settings_document(loss: str, params: Params) -> dict[str, Any]:
-    """Exactly the settings ``loss`` reads, by name: every LossSettings field for capo,
-    TRL_SETTINGS for a TRL loss (so a CAPO-only change leaves a TRL loss's document as it was)."""
+    """Exactly the settings ``loss`` reads, by name (READS; TRL_SETTINGS for a TRL loss), so a
+    change to one loss's settings leaves every other loss's document as it was."""
     settings = dataclasses.asdict(loss_settings(loss, params))
-    return settings if loss == "capo" else {k: settings[k] for k in TRL_SETTINGS}
+    return {k: settings[k] for k in READS.get(loss, TRL_SETTINGS)}
 
 
 def settings_path(folder: str | Path, loss: str) -> Path:

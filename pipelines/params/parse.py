@@ -16,7 +16,7 @@ import typing
 from typing import Annotated, Any
 
 from capo.errors import CapoError
-from capo.settings import FlipRate, NonNegative, Positive, Range
+from capo.settings import FlipRate, Fraction, NonNegative, Positive, Range
 
 __all__ = [
     "FlipRate",
@@ -40,7 +40,6 @@ class ParamsError(CapoError, ValueError):
     was (callers that catch ValueError keep working)."""
 
 
-Fraction = Annotated[float, Range(ge=0, le=1)]  # shares and thresholds: [0, 1]
 Rate = Annotated[float, Range(ge=0, lt=1)]  # [0, 1): a rate that cannot be everything
 PositiveInt = Annotated[int, Range(ge=1)]  # sizes and counts
 NonNegativeInt = Annotated[int, Range(ge=0)]

@@ -20,6 +20,7 @@ __all__ = [
     "BUILTIN_MODEL",
     "KNOWN_LOSSES",
     "LR_SCHEDULERS",
+    "SELECTION_LOSSES",
     "LoraParams",
     "LossParams",
     "PolicyParams",
@@ -52,10 +53,15 @@ LR_SCHEDULERS += ("cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_sta
 LR_SCHEDULERS += ("greedy",)
 
 BUILTIN_MODEL = "builtin-tiny"
-# "capo" plus TRL 1.16's DPO loss types (trl/trainer/dpo_config.py, `loss_type` help).
+# Losses that train a TRL loss type on the pairs a data-selection step keeps before training
+# (pipelines/data/selection.py): name -> the loss type that trains. "filtered" is DPO on the
+# pairs whose score margin and translation confidence pass the loss's thresholds.
+SELECTION_LOSSES = {"filtered": "sigmoid"}
+# "capo" plus TRL 1.16's DPO loss types (trl/trainer/dpo_config.py, `loss_type` help), then
+# capo's baselines: cDPO and ODPO (capo/loss.py) and filtered DPO (SELECTION_LOSSES).
 KNOWN_LOSSES = ("capo", "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair")
 KNOWN_LOSSES += ("sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft")
-KNOWN_LOSSES += ("sigmoid_norm",)
+KNOWN_LOSSES += ("sigmoid_norm", "cdpo", "odpo", *SELECTION_LOSSES)
 _OVERRIDABLE = SETTING_NAMES  # train.loss_overrides and the study's variants set any of them
 
 
