@@ -109,7 +109,7 @@ CAPO_SETTINGS += ("use_scores", "use_translation_confidence")
 CDPO_SETTINGS = ("beta", "label_smoothing")  # cDPO: eps is label_smoothing
 ODPO_SETTINGS = ("beta", "offset_scale", "use_scores")  # ODPO: the offset from the scores
 # Read by no loss of the core: the workflow's data selection before "filtered" DPO trains
-# (pipelines/data/selection.py).
+# (pipelines/models/selection.py).
 SELECTION_SETTINGS = ("min_score_margin", "min_translation_confidence")
 # The losses capo computes itself, through TRL's "sigmoid" branch with its logsigmoid routed
 # (capo/trl_adapter.py), and the settings each reads.

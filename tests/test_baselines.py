@@ -19,7 +19,7 @@ from trl import DPOConfig, DPOTrainer
 from capo import CAPOConfig, CAPOTrainer
 from capo.loss import cdpo_loss, cdpo_margin_loss, odpo_loss, odpo_margin_loss
 from capo.settings import LossSettings
-from capo_pipelines.data.selection import keep_all, select_pairs
+from capo_pipelines.models.selection import keep_all, select_pairs
 from capo_pipelines.params import ParamsError, load_params
 from capo_pipelines.params.losses import (
     loss_settings,

@@ -17,7 +17,7 @@ LossSettings (the train stage reads it from its loss_settings file) and travels 
 CAPOConfig.from_settings, then CAPOTrainer, then the loss.
 
 Loss "filtered" (SELECTION_LOSSES) is TRL's sigmoid (DPO) trained on the pairs that
-select_pairs (pipelines/data/selection.py) keeps under the settings' thresholds; the selection
+select_pairs (pipelines/models/selection.py) keeps under the settings' thresholds; the selection
 runs before the fingerprint and the dataset are built. Every loss writes ``selection.json``
 (pairs in, kept, dropped by each filter; kept == pairs for a loss that selects nothing), and
 pair_weights.parquet keeps one row per training pair given, dropped ones included.
@@ -49,12 +49,12 @@ from capo.loss import capo_margin_loss, implicit_margin
 from capo.settings import LossSettings
 from capo.trainer import CAPOTrainer
 from capo_pipelines.data.contract import confidence_array, reference_arrays, score_arrays
-from capo_pipelines.data.selection import keep_all, select_pairs
 from capo_pipelines.models.chat import trl_columns
 from capo_pipelines.models.load import load_pretrained
 from capo_pipelines.models.logps import pair_logps, tokenize_pairs
 from capo_pipelines.models.progress import quiet_trainer
 from capo_pipelines.models.reproducible import scrub_trainer_state, without_timings
+from capo_pipelines.models.selection import keep_all, select_pairs
 from capo_pipelines.params import SELECTION_LOSSES, Params
 
 __all__ = ["make_config", "pair_weights", "train_loss"]

@@ -54,7 +54,7 @@ LR_SCHEDULERS += ("greedy",)
 
 BUILTIN_MODEL = "builtin-tiny"
 # Losses that train a TRL loss type on the pairs a data-selection step keeps before training
-# (pipelines/data/selection.py): name -> the loss type that trains. "filtered" is DPO on the
+# (pipelines/models/selection.py): name -> the loss type that trains. "filtered" is DPO on the
 # pairs whose score margin and translation confidence pass the loss's thresholds.
 SELECTION_LOSSES = {"filtered": "sigmoid"}
 # "capo" plus TRL 1.16's DPO loss types (trl/trainer/dpo_config.py, `loss_type` help), then
