@@ -45,6 +45,8 @@ RAW = {
             {"name": "margin-0.4", "noise_model": "margin", "noise": 0.4},
         ],
         "seeds": [0, 1, 2],
+        "tune_seed": 3,
+        "budget": 2,
         "validation_pairs": 60,
         "sft_epochs": 0.5,
         "compare_full_sft": False,
@@ -85,8 +87,7 @@ def main() -> None:
             study = params.study
             regimes = [r for r in study.regimes if not args.regimes or r.name in args.regimes]
             seeds = tuple(args.seeds or study.seeds)
-            tune = study.tune_seed if study.tune_seed in seeds else seeds[0]
-            study = dataclasses.replace(study, regimes=tuple(regimes), seeds=seeds, tune_seed=tune)
+            study = dataclasses.replace(study, regimes=tuple(regimes), seeds=seeds)
             params = dataclasses.replace(params, study=study)
         print(
             f"study: {len(params.study.variants)} variants x {len(params.study.regimes)} "

@@ -59,7 +59,9 @@ def test_paired_difference_matches_seed_by_seed_by_hand():
     assert means["mean"] == pytest.approx((0.79 + 0.88 + 0.83) / 3)
     text = study_markdown(result, summary, None)
     assert "| capo - sigmoid | +0.020 [-0.005, +0.045] |" in text
-    assert text.index("Pre-registered criteria") < text.index("Test reward accuracy")
+    assert text.index("Study v2's criteria") < text.index("Test reward accuracy")
+    with_protocol = study_markdown(result, {**summary, "protocol": "Written before the run."}, None)
+    assert with_protocol.index("Written before the run.") < with_protocol.index("Verdict")
 
 
 def test_verdicts_follow_the_pre_registered_criteria():
@@ -90,6 +92,60 @@ def test_study_params_are_checked():
     with pytest.raises(ValueError, match="unknown settings"):
         StudyVariant("x", "capo", grid={"lr": (1.0,)})
     assert load_params("params.yaml").study.baseline == "sigmoid"
+    base = StudyVariant("sigmoid", "sigmoid", grid={"learning_rate": (5e-5, 1e-4)})
+    capo = StudyVariant("capo", "capo", grid={"gamma": (1.0, 2.0)})
+    ok = StudyParams(variants=(base, capo), seeds=(0, 1), tune_seed=2, budget=2)
+    assert ok.tune_seed not in ok.seeds
+    with pytest.raises(ValueError, match="tune_seed: 1 is also a test seed"):
+        StudyParams(variants=(base, capo), seeds=(0, 1), tune_seed=1, budget=2)
+    with pytest.raises(ValueError, match="'capo' tunes 2 points, the budget is 6"):
+        StudyParams(variants=(base, capo), seeds=(0, 1), tune_seed=2)
+    with pytest.raises(ValueError, match="tunes only"):  # stage A: shared training knobs only
+        StudyParams(variants=(StudyVariant("sigmoid", "sigmoid", grid={"beta": (0.1,)}),))
+    with pytest.raises(ValueError, match=r"grid\.learning_rate\[0\]: must be > 0"):
+        StudyVariant("x", "sigmoid", grid={"learning_rate": (0.0,)})
+    with pytest.raises(ValueError, match="a grid or points, not both"):
+        StudyVariant("x", "capo", grid={"gamma": (1.0,)}, points=({"gamma": 2.0},))
+    with pytest.raises(ValueError, match="unknown regimes"):
+        StudyParams(variants=(StudyVariant("sigmoid", "sigmoid", regimes=("nowhere",)),))
+
+
+def test_corrected_comparisons_by_hand():
+    """CAPO against two methods in one regime: Bonferroni level 1 - 0.05/2, Student-t by hand."""
+    import math
+
+    from scipy import stats
+
+    from capo_pipelines.noise_study.writeup import _comparisons
+
+    capo_acc = [0.80, 0.82, 0.81, 0.83, 0.79]
+    dpo_acc = [0.70, 0.71, 0.73, 0.70, 0.72]
+    q_acc = [0.85, 0.86, 0.84, 0.88, 0.86]  # above CAPO: CAPO does not "help"
+
+    def runs(name, accs):
+        return [
+            {"variant": name, "regime": "r", "seed": s, "reward_accuracy": a, "reward_margin": a}
+            for s, a in enumerate(accs)
+        ]
+
+    result = {"runs": runs("capo", capo_acc) + runs("sigmoid", dpo_acc) + runs("capo-q", q_acc)}
+    study = StudyParams(
+        variants=(
+            StudyVariant("sigmoid", "sigmoid"),
+            StudyVariant("capo", "capo"),
+            StudyVariant("capo-q", "capo"),
+        ),
+    )
+    got = _comparisons(result, study, "r")
+    assert got["comparisons"] == 2 and got["level"] == pytest.approx(0.975)
+    diffs = [c - d for c, d in zip(capo_acc, dpo_acc, strict=True)]
+    mean = sum(diffs) / 5
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 4)
+    half = stats.t.ppf(1 - 0.025 / 2, 4) * sd / math.sqrt(5)
+    est = got["vs"]["reward_accuracy"]["sigmoid"]
+    assert est["mean"] == pytest.approx(mean) and est["low"] == pytest.approx(mean - half)
+    assert got["beats_baseline"] and got["beaten_by"] == ["capo-q"] and not got["helps"]
+    assert "capo-q beat(s) capo" in got["text"]
 
 
 @pytest.mark.slow
@@ -105,7 +161,7 @@ def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
         "evaluate": {"max_new_tokens": 4},
         "study": {
             "variants": [
-                {"name": "sigmoid", "loss": "sigmoid"},
+                {"name": "sigmoid", "loss": "sigmoid", "grid": {"learning_rate": [5e-5, 1e-4]}},
                 {"name": "capo", "loss": "capo", "grid": {"direction": ["down", "up"]}},
                 {"name": "capo-q", "loss": "capo", "settings": {"gamma": 0.0}},
                 {"name": "oracle", "loss": "sigmoid", "clean_only": True},
@@ -115,6 +171,8 @@ def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
                 {"name": "margin-0.4", "noise_model": "margin", "noise": 0.4},
             ],
             "seeds": [0, 1],
+            "tune_seed": 2,
+            "budget": 2,
             "validation_pairs": 45,
             "sft_epochs": 0.5,
             "workers": 2,
@@ -154,8 +212,24 @@ def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
         assert set(run["per_language"]) == set(Params().ingest.benchmark.languages)
         oracle = run["variant"] == "oracle"
         assert (run["train_pairs"] < 90) == oracle
+    stage_a = [t for t in result["tuning"] if t["stage"] == "A"]
+    assert {t["variant"] for t in stage_a} == {"sigmoid"} and len(stage_a) == 4  # 2 x 2 regimes
+    assert {t["seed"] for t in result["tuning"]} == {2}  # the tuning seed, never a test seed
+    shared = result["shared"]
+    for regime in ("clean", "margin-0.4"):
+        assert shared[regime] == result["settings"][regime]["sigmoid"]
+        assert set(shared[regime]) == {"learning_rate"}
+        assert result["settings"][regime]["capo-q"] == shared[regime]  # untuned: the shared
     tuned = [t["settings"] for t in result["tuning"] if t["variant"] == "capo"]
-    assert tuned == [{"direction": "down"}, {"direction": "up"}] * 2  # per regime
+    assert tuned == [
+        {**shared[r], "direction": d} for r in ("clean", "margin-0.4") for d in ("down", "up")
+    ]  # stage B, at stage A's choice
+    steps = {(r["variant"], r["regime"], r["seed"]): r["steps"] for r in result["runs"]}
+    for s in (0, 1):  # the oracle trains on fewer pairs but as many steps as DPO
+        assert steps[("oracle", "margin-0.4", s)] == steps[("sigmoid", "margin-0.4", s)]
+    corrected = result["summary"]["verdicts"]["margin-0.4"]["corrected"]
+    assert corrected["correction"] == "bonferroni" and corrected["comparisons"] == 2
+    assert set(corrected["vs"]["reward_margin"]) == {"sigmoid", "capo-q"}
     assert {t["split"] for t in result["tuning"]} == {"validation"}
     for regime in ("clean", "margin-0.4"):
         assert result["settings"][regime]["capo"] in tuned
@@ -163,10 +237,11 @@ def test_a_small_study_end_to_end(tmp_path, monkeypatch, capfd):
     signals = policy["regimes"]["margin-0.4"]["signal_auc"]
     assert signals["score_difference"] > 0.8  # margin noise: the scores know
     assert 0 <= signals["reference_preference"] <= 1
-    assert "full_sft" in policy and "reference_preference" in policy["full_sft"]["signal_auc"]
+    tuning = next(p for p in result["policies"] if p["seed"] == 2)  # the tuning seed's
+    assert "full_sft" in tuning and "reference_preference" in tuning["full_sft"]["signal_auc"]
     assert "margin-0.4" in result["summary"]["verdicts"]
     text = (out / "noise_study.md").read_text()
-    assert "capo - sigmoid" in text and "![" in text and "Pre-registered criteria" in text
+    assert "capo - sigmoid" in text and "![" in text and "Bonferroni" in text
     assert (out / "noise_study.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 8  # 2 seeds prepared, 2 grid points tuned, 2 variants x 2 seeds tested
+TRIALS = 9  # 3 seeds prepared (2 test, 1 tuning), 2 grid points tuned, 2 variants x 2 seeds
 
 
 def _params(tmp_path: Path, engine: str, address: str = "", retries: int = 1) -> Path:
@@ -41,6 +41,8 @@ def _params(tmp_path: Path, engine: str, address: str = "", retries: int = 1) ->
             ],
             "regimes": [{"name": "margin-0.4", "noise_model": "margin", "noise": 0.4}],
             "seeds": [0, 1],
+            "tune_seed": 2,
+            "budget": 2,
             "validation_pairs": 30,
             "sft_epochs": 0.5,
             "compare_full_sft": False,

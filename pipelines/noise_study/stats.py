@@ -62,12 +62,13 @@ def paired_ci(
     base: Sequence[Mapping[str, Any]],
     key: str,
     language: str | None = None,
+    level: float = 0.95,
 ) -> Estimate:
-    """mean_ci of run - base over the seeds both have (matched on ``seed``)."""
+    """mean_ci of run - base over the seeds both have (matched on ``seed``), at ``level``."""
     by_seed = {b["seed"]: metric_of(b, key, language) for b in base}
     diffs = []
     for run in runs:
         value, other = metric_of(run, key, language), by_seed.get(run["seed"])
         if value is not None and other is not None:
             diffs.append(value - other)
-    return mean_ci(diffs)
+    return mean_ci(diffs, level)

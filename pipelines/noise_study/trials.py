@@ -27,11 +27,12 @@ import fnmatch
 import itertools
 import json
 import logging
+import math
 import os
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from tqdm.auto import tqdm
 from capo.settings import LossSettings
 from capo_pipelines.noise_study.store import TrialStore, fingerprint
 from capo_pipelines.params import Params, StudyRegime, StudyVariant
+from capo_pipelines.params.study_schema import TRAIN_KNOBS, tuning_points
 
 __all__ = [
     "FAIL_ENV",
@@ -130,12 +132,27 @@ def variant_params(params: Params, variant: StudyVariant, settings: dict[str, An
     A variant's loss settings are complete by themselves: the code defaults of `loss:`
     (LossSettings) under the variant's settings and grid point. Only ``loss.beta`` comes from
     params.yaml, so the study does not change when the pipeline's default CAPO settings do.
+    The training knobs (TRAIN_KNOBS: learning_rate, epochs) among them go to `train:`.
     """
-    loss = LossSettings(beta=params.loss.beta, **{**variant.settings, **settings})
+    merged = {**variant.settings, **settings}
+    knobs = {k: v for k, v in merged.items() if k in TRAIN_KNOBS}
+    loss = LossSettings(
+        beta=params.loss.beta, **{k: v for k, v in merged.items() if k not in TRAIN_KNOBS}
+    )
     train = dataclasses.replace(
-        params.train, losses=(variant.loss,), loss_overrides={}, save_steps=10**9
+        params.train, losses=(variant.loss,), loss_overrides={}, save_steps=10**9, **knobs
     )
     return dataclasses.replace(params, loss=loss, train=train)
+
+
+def optimizer_steps(params: Params, pairs: int) -> int:
+    """The optimizer steps `train:` takes over ``pairs`` pairs on one process (what the
+    Trainer computes: ceil(pairs / global batch) steps per epoch, times epochs, rounded up)."""
+    train = params.train
+    if train.max_steps > 0:
+        return train.max_steps
+    per_epoch = math.ceil(pairs / train.batch_size)
+    return math.ceil(per_epoch * train.epochs)
 
 
 # ---- phase 1: a seed's policy and pairs, on disk ----------------------------------------
@@ -281,8 +298,13 @@ def run_trial(
     run_params = variant_params(dataclasses.replace(params, seed=seed), variant, settings)
     pairs = pd.read_parquet(data / f"{regime}.parquet")
     train = pairs[~pairs["label_flipped"].astype(bool)] if variant.clean_only else pairs
+    if variant.clean_only:  # the oracle takes as many optimizer steps as DPO on every pair
+        steps = optimizer_steps(run_params, len(pairs))
+        run_params = dataclasses.replace(
+            run_params, train=dataclasses.replace(run_params.train, max_steps=steps)
+        )
     out = work / "runs" / f"{variant.name}-{regime}-{seed}-{split}-{os.getpid()}"
-    train_loss(
+    trainer = train_loss(
         variant.loss,
         run_params,
         data / "policy",
@@ -301,6 +323,8 @@ def run_trial(
     doc["reference"] = {"overall": policy["overall"]}
     doc = with_health(doc, params)
     weights = pd.read_parquet(out / "model" / "pair_weights.parquet")
+    selection = out / "model" / "selection.json"  # a filter's kept pairs (training.py)
+    kept = json.loads(selection.read_text())["kept"] if selection.is_file() else len(train)
     rec = {
         "variant": variant.name,
         "loss": variant.loss,
@@ -310,7 +334,10 @@ def run_trial(
         "seed": seed,
         "split": split,
         "settings": settings,
-        "train_pairs": len(train),
+        "train_pairs": int(kept),
+        "learning_rate": run_params.train.learning_rate,
+        "epochs": run_params.train.epochs,
+        "steps": int(trainer.state.global_step),
     }
     rec.update({k: doc["overall"].get(k) for k in RUN_METRICS})
     rec["degenerate"] = doc["health"]["degenerate"]
@@ -323,20 +350,6 @@ def run_trial(
 
 
 # ---- the driver ---------------------------------------------------------------------------
-
-
-def _grid(variant: StudyVariant) -> Iterator[dict[str, Any]]:
-    """The variant's grid points; with gamma 0 the direction is moot and kept once."""
-    keys = sorted(variant.grid)
-    seen = []
-    for values in itertools.product(*(variant.grid[k] for k in keys)):
-        point = dict(zip(keys, values, strict=True))
-        gamma = point.get("gamma", variant.settings.get("gamma"))
-        if gamma == 0 and "direction" in point:
-            point["direction"] = "down"
-        if point not in seen:
-            seen.append(point)
-            yield point
 
 
 # ---- trials as tasks ----------------------------------------------------------------------
@@ -379,6 +392,8 @@ _NOT_AN_INPUT = (
     "oracle",
     "focal",
     "tune_seed",
+    "budget",
+    "protocol",
     "compare_full_sft",
     "workers",
     "engine",
@@ -498,24 +513,40 @@ def run_study(
             args,
         )
 
-    tuning = [
-        (
-            regime.name,
-            variant.name,
-            trial(variant, point, regime.name, study.tune_seed, "validation"),
-        )
-        for regime, variant in itertools.product(study.regimes, study.variants)
-        if variant.grid
-        for point in _grid(variant)
-    ]
+    def tuning_of(variants: list[StudyVariant], shared: dict[str, dict]) -> list[tuple]:
+        """(regime, variant, trial) of every tuning point, over the regime's shared settings."""
+        return [
+            (
+                regime.name,
+                variant.name,
+                trial(
+                    variant,
+                    {**shared[regime.name], **point},
+                    regime.name,
+                    study.tune_seed,
+                    "validation",
+                ),
+            )
+            for regime, variant in itertools.product(study.regimes, variants)
+            if variant.runs_in(regime.name) and regime.name in shared
+            for point in tuning_points(variant)
+        ]
+
+    base = next(v for v in study.variants if v.name == study.baseline)
+    others = [v for v in study.variants if v.tuned and v is not base]
+    n_tuning = len(tuning_of([base], {r.name: {} for r in study.regimes})) + len(
+        tuning_of(others, {r.name: {} for r in study.regimes})
+    )
     cells = [
         (regime, seed, variant)
         for regime, seed, variant in itertools.product(study.regimes, study.seeds, study.variants)
-        if not (variant.clean_only and regime.noise == 0 and regime.noise_model != "derived")
+        if variant.runs_in(regime.name)
+        and not (variant.clean_only and regime.noise == 0 and regime.noise_model != "derived")
     ]  # on clean pairs the oracle is the baseline itself
     trace: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    with tqdm(total=len(prep) + len(tuning) + len(cells), desc="noise study", unit="trial") as bar:
+    total = len(prep) + n_tuning + len(cells)
+    with tqdm(total=total, desc="noise study", unit="trial") as bar:
 
         def phase(trials: list[Trial]) -> list[dict[str, Any] | None]:
             results: list[Any] = [None] * len(trials)
@@ -557,23 +588,49 @@ def run_study(
             bar.update(1)
 
         policies = dict(zip(seeds, phase([prep[s] for s in seeds]), strict=True))
-        ready = tuning if policies[study.tune_seed] is not None else []
-        for _, _, t in tuning[len(ready) :]:
-            not_run(t.kind, t.name, f"prepare/seed-{study.tune_seed} failed")
-        trials = phase([t for _, _, t in ready])
         chosen: dict[str, dict[str, dict | None]] = {
-            r.name: {v.name: (None if v.grid else {}) for v in study.variants}
+            r.name: {v.name: (None if v.tuned else {}) for v in study.variants}
             for r in study.regimes
         }
-        best: dict[tuple[str, str], float] = {}
-        for (regime_name, variant_name, _), rec in zip(ready, trials, strict=True):
-            if rec is None:
-                continue
-            key = (regime_name, variant_name)
-            score = -1.0 if rec["degenerate"] else rec["reward_accuracy"]
-            if key not in best or score > best[key]:
-                best[key] = score
-                chosen[regime_name][variant_name] = rec["settings"]
+        tuned: list[dict[str, Any]] = []
+
+        def tune(stage: str, todo: list[tuple]) -> None:
+            """Run ``todo``'s tuning trials; each variant's best point per regime goes to
+            ``chosen`` (validation reward accuracy among healthy models; ties keep the first)."""
+            if policies[study.tune_seed] is None:
+                for _, _, t in todo:
+                    not_run(t.kind, t.name, f"prepare/seed-{study.tune_seed} failed")
+                return
+            best: dict[tuple[str, str], float] = {}
+            for (regime_name, variant_name, _), rec in zip(todo, phase([t for *_, t in todo]),
+                                                           strict=True):  # fmt: skip
+                if rec is None:
+                    continue
+                tuned.append({**rec, "stage": stage})
+                key = (regime_name, variant_name)
+                score = -1.0 if rec["degenerate"] else rec["reward_accuracy"]
+                if key not in best or score > best[key]:
+                    best[key] = score
+                    chosen[regime_name][variant_name] = rec["settings"]
+
+        # stage A: the baseline's training knobs, shared by every method afterwards
+        if base.tuned:
+            tune("A", tuning_of([base], {r.name: {} for r in study.regimes}))
+        shared = {
+            r.name: chosen[r.name][base.name]
+            for r in study.regimes
+            if chosen[r.name][base.name] is not None
+        }
+        for r in study.regimes:
+            for v in study.variants:
+                if not v.tuned and r.name in shared:
+                    chosen[r.name][v.name] = dict(shared[r.name])
+        # stage B: every other method's own knobs, at stage A's shared settings
+        stage_b = tuning_of(others, shared)
+        skipped = [r.name for r in study.regimes if r.name not in shared]
+        for _, _, t in tuning_of(others, {r: {} for r in skipped}):
+            not_run(t.kind, t.name, f"stage A found no healthy {base.name} setting")
+        tune("B", stage_b)
 
         tests = []
         for regime, seed, variant in cells:
@@ -588,7 +645,8 @@ def run_study(
         runs = phase(tests)
     return {
         "settings": chosen,
-        "tuning": [t for t in trials if t is not None],
+        "tuning": tuned,
+        "shared": shared,
         "policies": [p for s, p in policies.items() if p and (s in study.seeds or "full_sft" in p)],
         "regimes": [dataclasses.asdict(r) for r in study.regimes],
         "runs": [r for r in runs if r is not None],

@@ -75,6 +75,71 @@ def _verdict(paired: Mapping[str, Any], regime: Mapping[str, Any], names: Mappin
     }
 
 
+COMPARED = ("reward_accuracy", "reward_margin")  # judged per regime, CAPO against every method
+FAMILY_LEVEL = 0.95  # the family-wise confidence of one regime's comparisons (Bonferroni)
+
+
+def _chosen_validation(result: Mapping[str, Any], regime: str) -> dict[str, float]:
+    """Each tuned method's validation reward accuracy at the settings chosen for ``regime``."""
+    out: dict[str, float] = {}
+    chosen = result.get("settings", {}).get(regime, {})
+    for rec in result.get("tuning", []):
+        if rec["regime"] == regime and rec["settings"] == chosen.get(rec["variant"]):
+            out.setdefault(rec["variant"], rec["reward_accuracy"])
+    return out
+
+
+def _comparisons(result: Mapping[str, Any], study: Any, regime: str) -> dict[str, Any]:
+    """CAPO against every other method (the oracle aside: it needs the true labels) on the
+    test seeds, paired by seed, with Bonferroni intervals: k comparisons per metric in the
+    regime, each at level 1 - (1 - FAMILY_LEVEL) / k. "CAPO helps" means its interval against
+    the tuned baseline lies above 0 and no method's interval lies entirely above CAPO's."""
+    cand = study.candidate
+    cand_runs = _runs(result, cand, regime)
+    others = [
+        v.name
+        for v in study.variants
+        if v.name not in (cand, study.oracle) and _runs(result, v.name, regime)
+    ]
+    k = max(len(others), 1)
+    level = 1 - (1 - FAMILY_LEVEL) / k
+    vs = {
+        metric: {
+            name: paired_ci(cand_runs, _runs(result, name, regime), metric, level=level).as_dict()
+            for name in others
+        }
+        for metric in COMPARED
+    }
+    acc = vs["reward_accuracy"]
+    base = acc.get(study.baseline)
+    beats_base = bool(base and base["low"] is not None and base["low"] > 0)
+    worse = sorted(n for n, e in acc.items() if e["high"] is not None and e["high"] < 0)
+    better = sorted(n for n, e in acc.items() if e["low"] is not None and e["low"] > 0)
+    validation = _chosen_validation(result, regime)
+    pick = max(validation, key=lambda n: validation[n]) if validation else None
+    if beats_base and not worse:
+        text = f"{cand} helps: above tuned {study.baseline}, and no method is above it"
+    elif beats_base:
+        text = f"{cand} beats tuned {study.baseline}, but {', '.join(worse)} beat(s) {cand}"
+    elif worse:
+        text = f"{cand} does not beat tuned {study.baseline}; {', '.join(worse)} beat(s) it"
+    else:
+        text = f"{cand} does not beat tuned {study.baseline}"
+    return {
+        "correction": "bonferroni",
+        "comparisons": k,
+        "level": level,
+        "vs": vs,
+        "helps": beats_base and not worse,
+        "beats_baseline": beats_base,
+        "beaten_by": worse,
+        "beats": better,
+        "validation": validation,
+        "validation_pick": pick,
+        "text": text,
+    }
+
+
 def summarize_study(result: Mapping[str, Any], study: Any) -> dict[str, Any]:
     """Means per variant and regime, paired differences to the baseline, verdicts, signals.
 
@@ -132,7 +197,10 @@ def summarize_study(result: Mapping[str, Any], study: Any) -> dict[str, Any]:
             "vs_ablation": vs_abl.as_dict(),
             "vs_focal": vs_focal.as_dict(),
         }
+        if cand_runs:
+            verdicts[regime]["corrected"] = _comparisons(result, study, regime)
     return {
+        "protocol": getattr(study, "protocol", ""),
         "baseline": base,
         "candidate": cand,
         "ablation": abl,
@@ -258,6 +326,64 @@ def _share_table(summary: Mapping[str, Any]) -> list[str]:
     return _table(["variant", *regimes], rows)
 
 
+def _corrected_section(summary: Mapping[str, Any]) -> list[str]:
+    """The verdict: CAPO against every method per regime, Bonferroni-corrected intervals."""
+    cand, base = summary["candidate"], summary["baseline"]
+    rows, margin_rows = [], []
+    for regime in summary["regimes"]:
+        c = summary["verdicts"][regime].get("corrected")
+        if not c:
+            continue
+        acc, mar = c["vs"]["reward_accuracy"], c["vs"]["reward_margin"]
+        pick = c["validation_pick"] or "-"
+        best = max(
+            (n for n in acc if n != base and acc[n]["mean"] is not None),
+            key=lambda n: -acc[n]["mean"],
+            default=None,
+        )  # the method closest to (or above) CAPO
+        rows.append(
+            [
+                regime,
+                pick,
+                _est(acc.get(base), True),
+                f"{best}: {_est(acc.get(best), True)}" if best else "-",
+                str(c["comparisons"]),
+                c["text"],
+            ]
+        )
+        margin_rows.append([regime, *[f"{n}: {_est(e, True)}" for n, e in sorted(mar.items())][:8]])
+    if not rows:
+        return []
+    level = next(
+        summary["verdicts"][r]["corrected"]["level"]
+        for r in summary["regimes"]
+        if summary["verdicts"][r].get("corrected")
+    )
+    return [
+        "## Verdict per regime (test reward accuracy, Bonferroni-corrected)",
+        "",
+        *_table(
+            [
+                "regime",
+                "validation picks",
+                f"{cand} - tuned {base}",
+                f"{cand} - closest other method",
+                "comparisons",
+                "verdict",
+            ],
+            rows,
+        ),
+        f"Differences are paired by test seed; each interval is at level {level:.4f}, so the",
+        "comparisons of one regime hold together at 95% (Bonferroni). `*` marks an interval",
+        'that excludes 0. "Validation picks" is the method with the highest validation reward',
+        "accuracy at its chosen settings (the tuning seed, never a test seed).",
+        "",
+        f"## {cand} against every method in test reward margin (Bonferroni-corrected)",
+        "",
+        *_table(["regime", "differences"], [[r[0], "; ".join(r[1:])] for r in margin_rows]),
+    ]
+
+
 def study_markdown(
     result: Mapping[str, Any], summary: Mapping[str, Any], figure: str | None
 ) -> str:
@@ -283,12 +409,21 @@ def study_markdown(
     policy = mean_ci(p.get("generation_accuracy") for p in policies)
     full = next((p["full_sft"] for p in policies if "full_sft" in p), None)
     lines = [
-        "# Noise study: where confidence-aware weighting helps",
+        "# Noise study: does CAPO beat what practitioners would do instead?",
         "",
-        "## Pre-registered criteria",
+    ]
+    if summary.get("protocol"):
+        lines += [
+            "## Protocol (pre-registered in params.yaml before the run)",
+            "",
+            summary["protocol"],
+        ]
+    lines += _corrected_section(summary)
+    lines += [
+        "## Study v2's criteria (descriptive contrasts)",
         "",
         CRITERIA,
-        "## Verdict per regime (test reward accuracy, paired by seed)",
+        "## Contrasts per regime (test reward accuracy, paired by seed, 95% per interval)",
         "",
         *_table(
             ["regime", f"{cand} - {base}", f"{cand} - {abl}", f"{cand} - {focal}", "verdict"],
