@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
 
 from capo_pipelines._stage import run_stage
 from capo_pipelines.models.registry import (
@@ -66,16 +65,6 @@ def main(argv: list[str] | None = None) -> None:
     files = package_model(Path(args.models) / gate.loss, Path(args.out), model_card(info))
     logger.info("gate passed:\n%s", table)
     logger.info("packaged %d files into %s", len(files), args.out)
-
-
-def __getattr__(name: str) -> Any:
-    """The commands moved to pipelines/register_commands.py; installs made before that name
-    them here in their entry points until reinstalled (`pip install -e .`)."""
-    if name in ("add_register_command", "add_models_command"):
-        from capo_pipelines import register_commands
-
-        return getattr(register_commands, name)
-    raise AttributeError(f"module 'capo_pipelines.register' has no attribute {name!r}")
 
 
 if __name__ == "__main__":
