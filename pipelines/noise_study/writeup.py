@@ -336,9 +336,9 @@ def _corrected_section(summary: Mapping[str, Any]) -> list[str]:
             continue
         acc, mar = c["vs"]["reward_accuracy"], c["vs"]["reward_margin"]
         pick = c["validation_pick"] or "-"
-        best = max(
+        best = min(
             (n for n in acc if n != base and acc[n]["mean"] is not None),
-            key=lambda n: -acc[n]["mean"],
+            key=lambda n: acc[n]["mean"],
             default=None,
         )  # the method closest to (or above) CAPO
         rows.append(
@@ -351,7 +351,7 @@ def _corrected_section(summary: Mapping[str, Any]) -> list[str]:
                 c["text"],
             ]
         )
-        margin_rows.append([regime, *[f"{n}: {_est(e, True)}" for n, e in sorted(mar.items())][:8]])
+        margin_rows.append([regime, *(f"{n}: {_est(e, True)}" for n, e in sorted(mar.items()))])
     if not rows:
         return []
     level = next(
