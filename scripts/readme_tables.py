@@ -4,7 +4,8 @@
     python scripts/readme_tables.py --check   # exit 1 if README.md differs (what CI's test checks)
 
 Two blocks, each between its HTML comments:
-- ``headline``: the noise study's summary (reports/noise_study.json), one row per regime;
+- ``headline``: study v3's verdict per regime (reports/noise_study.json, summary.verdicts
+  [regime].corrected: CAPO against every method, Bonferroni-corrected), one row per regime;
 - ``default-run``: the default pipeline's test metrics (metrics/<loss>.json), per language.
 
 Run it after `dvc repro studies/noise/dvc.yaml` or `dvc repro`; the prose around the tables
@@ -31,35 +32,53 @@ def _signed(est: dict[str, float]) -> str:
     return f"{est['mean']:+.3f} [{est['low']:+.3f}, {est['high']:+.3f}]"
 
 
+def _starred(est: dict[str, float] | None) -> str:
+    if not est or est.get("mean") is None:
+        return "-"
+    return _signed(est) + ("*" if Estimate(**est).excludes_zero() else "")
+
+
+def best_other(summary: dict[str, Any], regime: str) -> str | None:
+    """The method with the highest test reward accuracy in ``regime`` other than CAPO, tuned
+    DPO and the oracle (which needs the true labels)."""
+    skip = {summary["candidate"], summary["baseline"], summary["oracle"]}
+    means = summary["means"][regime]
+    others = [v for v in means if v not in skip]
+    return max(others, key=lambda v: means[v]["reward_accuracy"]["mean"], default=None)
+
+
 def headline(result: dict[str, Any]) -> list[str]:
-    """The study's headline: DPO, tuned CAPO, their paired difference and the controls."""
+    """Study v3's verdict per regime: tuned DPO, CAPO, the best other method, CAPO's paired
+    differences with Bonferroni-corrected intervals (reward accuracy and margin)."""
     s = result["summary"]
-    base, cand, oracle = s["baseline"], s["candidate"], s["oracle"]
+    base, cand = s["baseline"], s["candidate"]
     header = [
         "regime",
-        "DPO",
-        "CAPO (tuned)",
-        "CAPO - DPO, paired [95% CI]",
-        "CAPO - q-only",
-        "CAPO - focal",
-        "oracle - DPO",
+        f"tuned {LOSS_LABELS.get(base, base)}",
+        cand,
+        "best other method",
+        f"{cand} - tuned {base}",
+        f"{cand} - best other",
+        f"margin: {cand} - tuned {base}",
+        "validation picks",
         "verdict",
     ]
     rows = []
     for regime in s["regimes"]:
-        means, paired, verdict = s["means"][regime], s["paired"][regime], s["verdicts"][regime]
-        diff = paired[cand]["reward_accuracy"]
-        ceiling = paired.get(oracle, {}).get("reward_accuracy")
+        means, c = s["means"][regime], s["verdicts"][regime]["corrected"]
+        acc, margin = c["vs"]["reward_accuracy"], c["vs"]["reward_margin"]
+        other = best_other(s, regime)
         rows.append(
             [
                 f"`{regime}`",
                 f"{means[base]['reward_accuracy']['mean']:.3f}",
                 f"{means[cand]['reward_accuracy']['mean']:.3f}",
-                _signed(diff) + ("*" if Estimate(**diff).excludes_zero() else ""),
-                _signed(verdict["vs_ablation"]),
-                _signed(verdict["vs_focal"]),
-                f"{ceiling['mean']:+.3f}" if ceiling else "-",
-                verdict["text"],
+                f"{other} {means[other]['reward_accuracy']['mean']:.3f}" if other else "-",
+                _starred(acc.get(base)),
+                _starred(acc.get(other)) if other else "-",
+                _starred(margin.get(base)),
+                c["validation_pick"] or "-",
+                c["text"],
             ]
         )
     return markdown_table(header, rows)
