@@ -31,6 +31,8 @@ LEAK = "expect_column_pair_values_to_stay_in_one_split(prompt,split)"
 FINITE = "expect_column_values_to_be_between(score_chosen)"
 CHOSEN_LANG = "expect_column_pair_text_to_be_in_row_language(language,chosen)"
 PROMPT_LANG = "expect_column_pair_text_to_be_in_row_language(language,prompt)"
+VISIBLE = "expect_column_values_to_have_visible_text({})"
+NO_CONTROL = "expect_column_values_to_have_no_control_characters({})"
 
 
 def _hostile() -> tuple[pd.DataFrame, dict[str, set[str]]]:
@@ -217,3 +219,56 @@ def test_validate_params_parse_and_reject_bad_bounds():
         parse_section(ValidateParams, {"prompt_chars": [10, 1]}, "params.validate")
     with pytest.raises(ParamsError, match=r"params\.validate\.typo"):
         parse_section(ValidateParams, {"typo": 1}, "params.validate")
+
+
+def _edited(edits: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Clean pairs plus one English training row per edit, its id the edit's key."""
+    df = clean_pairs()
+    base = df[(df["language"] == "en") & (df["split"] == "train")].reset_index(drop=True)
+    rows = [
+        {**base.loc[i % 2].to_dict(), "id": key, **e} for i, (key, e) in enumerate(edits.items())
+    ]
+    return pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_invisible_text_fails_as_an_empty_text_does():
+    """Zero-width and other format characters (Cf) with whitespace render as nothing: such a
+    text fails the check an empty text fails; a joiner inside visible text is fine."""
+    edits = {
+        "zw-prompt": {"prompt": "\u200b\u200c\u200d"},
+        "zw-chosen": {"chosen": "\u2060 \ufeff\u00ad"},
+        "zw-rejected": {"rejected": "\u200b"},
+        "empty-rejected": {"rejected": ""},
+        "joiner-inside": {"chosen": "The capital of\u200d France is Paris."},
+    }
+    run = validate_pairs(_edited(edits), PARAMS)
+    got = run.quarantined.groupby("id")["failed_expectations"].first().map(set).to_dict()
+    assert {k: v for k, v in got.items() if k != "empty-rejected"} == {
+        "zw-prompt": {VISIBLE.format("prompt")},
+        "zw-chosen": {VISIBLE.format("chosen")},
+        "zw-rejected": {VISIBLE.format("rejected")},
+    }
+    assert VISIBLE.format("rejected") in got["empty-rejected"]  # the reason they share
+    assert "joiner-inside" in set(run.accepted["id"])
+    assert run.metrics()["expectations"][VISIBLE.format("rejected")]["unexpected"] == 2
+
+
+def test_control_characters_are_quarantined_naming_the_field():
+    """C0 controls but tab and line breaks, DEL and C1 controls fail; tab, LF, CR pass."""
+    edits = {
+        "nul": {"chosen": "The capital of France\x00 is Paris."},
+        "bel": {"prompt": "What is the capital of France?\x07"},
+        "del": {"rejected": "It is\x7f London."},
+        "c1": {"chosen": "\u201cThe capital of France is Paris.\x94"},
+        "whitespace": {"prompt": "What is\tthe capital\r\nof France?\n"},
+    }
+    run = validate_pairs(_edited(edits), PARAMS)
+    got = run.quarantined.groupby("id")["failed_expectations"].first().map(set).to_dict()
+    assert got == {
+        "nul": {NO_CONTROL.format("chosen")},
+        "bel": {NO_CONTROL.format("prompt")},
+        "del": {NO_CONTROL.format("rejected")},
+        "c1": {NO_CONTROL.format("chosen")},
+    }
+    assert "whitespace" in set(run.accepted["id"])
+    assert run.metrics()["expectations"][NO_CONTROL.format("chosen")]["unexpected"] == 2
