@@ -116,7 +116,8 @@ def test_wrong_language_answers_are_quarantined_whatever_the_label_noise():
 
 def test_gate_fails_when_a_language_exceeds_the_threshold():
     df, _ = _hostile()
-    run = validate_pairs(df, dataclasses.replace(PARAMS, max_failing_fraction=0.2))
+    params = dataclasses.replace(PARAMS, max_failing_fraction=0.2, min_language_rows=1)
+    run = validate_pairs(df, params)
     assert not run.gate.passed
     summary = run.gate.summary()
     assert summary.startswith("validation failed:")
@@ -272,3 +273,35 @@ def test_control_characters_are_quarantined_naming_the_field():
     }
     assert "whitespace" in set(run.accepted["id"])
     assert run.metrics()["expectations"][NO_CONTROL.format("chosen")]["unexpected"] == 2
+
+
+def _one_russian_row_labelled_de() -> pd.DataFrame:
+    """The clean pairs without German, plus one Russian pair labelled de: the only de row."""
+    df = clean_pairs()
+    russian = df[(df["language"] == "ru") & (df["split"] == "train")].iloc[0]
+    mislabelled = {**russian.to_dict(), "language": "de", "id": "ru-as-de"}
+    return pd.concat([df[df["language"] != "de"], pd.DataFrame([mislabelled])], ignore_index=True)
+
+
+def test_a_language_under_min_language_rows_is_not_gated_alone():
+    """1 of 1 de rows quarantined is 100%, but one row is no rate: under the floor the
+    language counts only in the overall share (1/25 = 4% <= 5%), and the report says so."""
+    df = _one_russian_row_labelled_de()
+    params = dataclasses.replace(PARAMS, max_failing_fraction=0.05)
+    assert params.min_language_rows == 20  # the default
+    run = validate_pairs(df, params)
+    assert run.quarantined["id"].tolist() == ["ru-as-de"]
+    assert run.gate.passed, run.gate.summary()
+    floor = run.metrics()["language_floor"]
+    assert floor["min_language_rows"] == 20 and "de" in floor["not_gated_alone"]
+    assert "not gated alone" in run.gate.summary() and "de" in run.gate.summary()
+    gated = validate_pairs(df, dataclasses.replace(params, min_language_rows=1))
+    assert not gated.gate.passed
+    assert "language de: 1/1 rows (100.0%) quarantined" in gated.gate.summary()
+    assert gated.metrics()["language_floor"]["not_gated_alone"] == []
+    # the rows still count in the overall share: 1/25 = 4% > 3% fails all languages
+    strict = validate_pairs(df, dataclasses.replace(params, max_failing_fraction=0.03))
+    assert not strict.gate.passed
+    assert [p.split(":")[0] for p in strict.gate.problems] == ["all languages"]
+    with pytest.raises(ParamsError, match=r"params\.validate\.min_language_rows"):
+        parse_section(ValidateParams, {"min_language_rows": -1}, "params.validate")
