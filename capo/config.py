@@ -33,8 +33,9 @@ class CAPOConfig(DPOConfig):
     """DPOConfig plus the loss settings; ``loss_type`` "capo", "cdpo" or "odpo" (capo's own,
     one at a time) next to every TRL loss type.
 
-    Defaults differ from TRL's where TRL's would surprise on a CPU: no bf16, no gradient
-    checkpointing unless asked.
+    Every training argument keeps DPOConfig's default (gradient checkpointing on, bf16 unless
+    fp16), so swapping DPOConfig for CAPOConfig changes nothing else. On a CPU pass
+    ``bf16=False, gradient_checkpointing=False`` (the workflow does).
     """
 
     loss_type: list[str] = field(
@@ -85,10 +86,6 @@ class CAPOConfig(DPOConfig):
             "help": "Data selection (filtered DPO, the workflow): drop translated pairs below "
             "this translation_confidence; 0 = off. The trainer does not read it."
         },
-    )
-    bf16: bool | None = field(default=False, metadata={"help": "bf16 mixed precision."})
-    activation_checkpointing: bool | None = field(  # transformers 5 name; the old one warns
-        default=False, metadata={"help": "Trade compute for memory (gradient checkpointing)."}
     )
 
     def __post_init__(self) -> None:

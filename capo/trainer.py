@@ -20,21 +20,24 @@ odpo_margin_loss) at every step.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from trl import DPOTrainer
+from datasets import Dataset
+from trl import DPOConfig, DPOTrainer
 
 from capo.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
 from capo.config import CAPOConfig
 from capo.loss import capo_margin_loss, cdpo_margin_loss, odpo_margin_loss
 from capo.trl_adapter import route_logsigmoid, trl_loss_types
 
-__all__ = ["CAPOConfig", "CAPOTrainer"]
+__all__ = ["CAPOConfig", "CAPOTrainer", "as_capo_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +69,18 @@ class _ScoreCollator:
         return batch
 
 
+def _columns(dataset: Any) -> list[str]:
+    """A dataset's column names; [] where they are not known up front (a streaming
+    IterableDataset before its first row, or None)."""
+    return list(getattr(dataset, "column_names", None) or [])
+
+
 def _check_scores(dataset: Any, name: str) -> None:
-    """Fail early, naming the row, on NaN/inf scores or a score without its partner."""
-    if dataset is None or not hasattr(dataset, "column_names"):
+    """Fail early, naming the row, on NaN/inf scores or a score without its partner.
+
+    A streaming dataset is not read here (that would consume it); its rows are checked as
+    the collator sees them."""
+    if not isinstance(dataset, Dataset):
         return
     present = [c for c in SCORE_COLUMNS if c in dataset.column_names]
     if len(present) == 1:
@@ -86,7 +98,36 @@ def _check_scores(dataset: Any, name: str) -> None:
 
 
 def _has_ref_columns(dataset: Any) -> bool:
-    return hasattr(dataset, "column_names") and set(REF_COLUMNS) <= set(dataset.column_names)
+    return set(REF_COLUMNS) <= set(_columns(dataset))
+
+
+def as_capo_config(args: Any) -> CAPOConfig:
+    """``args`` as a CAPOConfig. A TRL DPOConfig is converted field by field, keeping its
+    ``loss_type`` (so DPOConfig's default trains plain DPO), with a warning that says how to
+    train CAPO; anything else is a TypeError."""
+    if isinstance(args, CAPOConfig):
+        return args
+    if not isinstance(args, DPOConfig):
+        raise TypeError(
+            f"CAPOTrainer needs a CAPOConfig (or a DPOConfig), got {type(args).__name__}"
+        )
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DPOConfig) if f.init}
+    # transformers resolves the deprecated alias in __post_init__: pass the resolved name only
+    values.pop("gradient_checkpointing", None)
+    values.pop("gradient_checkpointing_kwargs", None)
+    config = CAPOConfig(**values)
+    logger.warning(
+        "CAPOTrainer got a DPOConfig: converted to CAPOConfig with loss_type %s and CAPO's "
+        "default settings; use CAPOConfig(loss_type='capo', ...) to train CAPO",
+        config.loss_type,
+    )
+    return config
+
+
+def _default_config(model: Any) -> CAPOConfig:
+    """What DPOTrainer does without args, named for CAPO: output_dir "<model>-CAPO"."""
+    name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
+    return CAPOConfig(output_dir=f"{str(name).rstrip('/').split('/')[-1] or 'model'}-CAPO")
 
 
 class CAPOTrainer(DPOTrainer):
@@ -100,18 +141,36 @@ class CAPOTrainer(DPOTrainer):
     column (None where not translated) q_t.
     """
 
+    _tag_names: ClassVar[list[str]] = ["trl", "dpo", "capo"]
+    _name = "CAPO"
+    _paper: ClassVar[dict[str, str]] = {
+        "title": "Confidence-Aware Preference Optimization",
+        "id": "2511.07691",
+        # docstyle-ignore
+        "citation": textwrap.dedent("""\
+            @misc{capo2025,
+                title         = {{Confidence-Aware Preference Optimization}},
+                year          = 2025,
+                eprint        = {2511.07691},
+                archivePrefix = {arXiv},
+                url           = {https://arxiv.org/abs/2511.07691},
+            }"""),
+    }
+
     def __init__(
         self,
         model: Any,
         ref_model: Any = None,
-        args: CAPOConfig | None = None,
+        args: CAPOConfig | DPOConfig | None = None,
+        data_collator: Any = None,
         train_dataset: Any = None,
         eval_dataset: Any = None,
+        *rest: Any,
         **kwargs: Any,
     ) -> None:
-        args = args or CAPOConfig(output_dir="capo-output")
-        if not isinstance(args, CAPOConfig):
-            raise TypeError("CAPOTrainer needs a CAPOConfig (DPOConfig has no gamma/tau/kappa)")
+        # DPOTrainer's own positional order: model, ref_model, args, data_collator,
+        # train_dataset, eval_dataset, processing_class, ...
+        args = as_capo_config(args) if args is not None else _default_config(model)
         evals = eval_dataset.values() if isinstance(eval_dataset, dict) else [eval_dataset]
         for name, ds in [("train", train_dataset), *(("eval", d) for d in evals)]:
             _check_scores(ds, name)
@@ -125,10 +184,12 @@ class CAPOTrainer(DPOTrainer):
             args.precompute_ref_log_probs = True
         super().__init__(
             model,
-            ref_model=ref_model,
-            args=args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
+            ref_model,
+            args,
+            data_collator,
+            train_dataset,
+            eval_dataset,
+            *rest,
             **kwargs,
         )
         # TRL's own "sigmoid" branch runs for "capo", "cdpo" and "odpo"; _compute_loss

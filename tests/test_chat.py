@@ -104,7 +104,7 @@ def test_training_tokenises_conversations_as_the_reference_does(
     pairs = conversational_frame(6).assign(ref_chosen_logps=-1.0, ref_rejected_logps=-2.0)
     args = CAPOConfig(
         output_dir=str(tmp_path), max_length=128, use_cpu=True, report_to="none",
-        disable_tqdm=True,
+        disable_tqdm=True, bf16=False, gradient_checkpointing=False,
     )  # fmt: skip
     trainer = CAPOTrainer(
         make_tiny_model(), args=args, train_dataset=_dataset(pairs), processing_class=tiny_tokenizer

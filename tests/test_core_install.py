@@ -45,7 +45,8 @@ data = Dataset.from_dict({
 })
 args = CAPOConfig(output_dir=tempfile.mkdtemp(), max_steps=2, per_device_train_batch_size=2,
                   learning_rate=1e-2, report_to="none", use_cpu=True, disable_tqdm=True,
-                  logging_steps=1, kappa=0.5, direction="up", save_strategy="no")
+                  logging_steps=1, kappa=0.5, direction="up", save_strategy="no", bf16=False,
+                  gradient_checkpointing=False)
 assert args.settings == LossSettings(kappa=0.5, direction="up")
 model = LlamaForCausalLM(config)
 trainer = CAPOTrainer(model, ref_model=copy.deepcopy(model), args=args, train_dataset=data,
@@ -62,6 +63,9 @@ except ValueError as err:
     print("refused:", err)
 pipeline = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas_gbq", "dvc", "prefect"))
 print("pipeline modules:", pipeline)
+model.save_pretrained("tiny")  # for `capo train` below: a local model folder and a JSONL file
+tok.save_pretrained("tiny")
+data.to_json("pairs.jsonl")
 """
 
 
@@ -111,3 +115,17 @@ def test_the_core_installs_alone_and_trains(tmp_path):
                             env=env, cwd=tmp_path)  # fmt: skip
         assert ok.returncode == 0, ok.stderr
     assert "capo 0.1.0" in ok.stdout
+    # `capo train`, TRL-style, from a local model folder and a local JSONL, core only
+    train = subprocess.run(
+        [str(venv / "bin" / "capo"), "train", "--model_name_or_path", "tiny",
+         "--dataset_name", "pairs.jsonl", "--output_dir", "trained", "--max_steps", "2",
+         "--per_device_train_batch_size", "2", "--learning_rate", "1e-2", "--bf16", "false",
+         "--gradient_checkpointing", "false", "--use_cpu", "--report_to", "none",
+         "--save_strategy", "no", "--logging_steps", "1", "--gamma", "1", "--direction", "up",
+         "--disable_tqdm", "true"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert (tmp_path / "trained" / "model.safetensors").is_file(), train.stdout
+    card = (tmp_path / "trained" / "README.md").read_text(encoding="utf-8")
+    assert "CAPO" in card and "2511.07691" in card

@@ -183,3 +183,59 @@ def test_missing_file_and_bad_source_language(tmp_path):
         ingest(tmp_path, SourceParams(name="x", path=str(tmp_path / "nope.jsonl")))
     with pytest.raises(CapoError, match=r"ingest\.sources\.x\.language: unknown language"):
         ingest(tmp_path, SourceParams(name="x", path="a.jsonl", language="qq"))
+
+
+INVISIBLE = "\u200b\u200c \u200d\u2060\ufeff\u00ad\u2063"  # zero-width and other Cf, a space
+
+
+@pytest.mark.parametrize("field", ["prompt", "chosen", "rejected"])
+def test_invisible_text_is_quarantined_as_empty_text(tmp_path, field):
+    """A text of zero-width/format characters (category Cf) and whitespace only is visually
+    empty: quarantined as empty_text, as "" is; visible text with a joiner inside is kept."""
+    path = tmp_path / "invisible.jsonl"
+    rows = [
+        line(**{field: INVISIBLE}),
+        line(**{field: "\u200b"}),
+        line(prompt="", chosen="Tue"),  # empty: the reason the invisible rows must share
+        line(prompt="Which day\u200d comes after Monday?"),  # ZWJ inside visible text
+        line(prompt="भारत की राजधानी क्या है?", chosen="नई दिल्\u200cली", language="hi"),  # ZWNJ
+    ]
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    report, quarantine = ingest(tmp_path, SourceParams(name="z", path=str(path)))
+    assert {r: (q["code"], q["field"]) for r, q in quarantine.items()} == {
+        1: ("empty_text", field),
+        2: ("empty_text", field),
+        3: ("empty_text", "prompt"),
+    }
+    assert "invisible" in quarantine[1]["reason"]
+    assert report["sources"]["z"]["reasons"] == {"empty_text": 3}
+    assert report["accepted"] == 2
+
+
+def test_control_characters_are_quarantined_naming_field_and_code_point(tmp_path):
+    """C0 controls other than tab and line breaks, DEL and C1 controls: quarantined as
+    control_character, the reason naming the text and each code point; tab, LF and CRLF stay."""
+    path = tmp_path / "controls.jsonl"
+    rows = [
+        line(chosen="Tues\x00day"),  # NUL
+        line(prompt="Which day comes after Monday?\x07"),  # BEL
+        line(rejected="Fri\x7fday"),  # DEL
+        line(chosen="Tue\x1bday", rejected="Fri\x1bday"),  # ESC in both: the first is named
+        line(chosen="\u201cTuesday\x94"),  # C1 (a cp1252 quote read as latin-1)
+        line(prompt="Which day\tcomes after\r\nMonday?"),  # tab, CRLF: fine
+        line(prompt="Which day comes after Tuesday?\n", chosen="Wednesday\t"),
+    ]
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    report, quarantine = ingest(tmp_path, SourceParams(name="c", path=str(path)))
+    assert {r: (q["code"], q["field"]) for r, q in quarantine.items()} == {
+        1: ("control_character", "chosen"),
+        2: ("control_character", "prompt"),
+        3: ("control_character", "rejected"),
+        4: ("control_character", "chosen"),
+        5: ("control_character", "chosen"),
+    }
+    assert "U+0000" in quarantine[1]["reason"] and "U+0007" in quarantine[2]["reason"]
+    assert "U+007F" in quarantine[3]["reason"] and "U+0094" in quarantine[5]["reason"]
+    assert "\x00" not in quarantine[1]["reason"]  # the reason is readable text
+    assert report["sources"]["c"]["reasons"] == {"control_character": 5}
+    assert report["accepted"] == 2

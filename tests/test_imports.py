@@ -75,7 +75,7 @@ def _every_import(path: Path) -> set[str]:
     return names
 
 
-CORE_MAY_IMPORT = {"torch", "transformers", "trl", "peft"}  # and the standard library
+CORE_MAY_IMPORT = {"torch", "transformers", "trl", "peft", "datasets"}  # and the standard library
 
 
 def _core_violations(paths: list[Path]) -> list[str]:

@@ -31,6 +31,8 @@ LEAK = "expect_column_pair_values_to_stay_in_one_split(prompt,split)"
 FINITE = "expect_column_values_to_be_between(score_chosen)"
 CHOSEN_LANG = "expect_column_pair_text_to_be_in_row_language(language,chosen)"
 PROMPT_LANG = "expect_column_pair_text_to_be_in_row_language(language,prompt)"
+VISIBLE = "expect_column_values_to_have_visible_text({})"
+NO_CONTROL = "expect_column_values_to_have_no_control_characters({})"
 
 
 def _hostile() -> tuple[pd.DataFrame, dict[str, set[str]]]:
@@ -114,7 +116,8 @@ def test_wrong_language_answers_are_quarantined_whatever_the_label_noise():
 
 def test_gate_fails_when_a_language_exceeds_the_threshold():
     df, _ = _hostile()
-    run = validate_pairs(df, dataclasses.replace(PARAMS, max_failing_fraction=0.2))
+    params = dataclasses.replace(PARAMS, max_failing_fraction=0.2, min_language_rows=1)
+    run = validate_pairs(df, params)
     assert not run.gate.passed
     summary = run.gate.summary()
     assert summary.startswith("validation failed:")
@@ -217,3 +220,88 @@ def test_validate_params_parse_and_reject_bad_bounds():
         parse_section(ValidateParams, {"prompt_chars": [10, 1]}, "params.validate")
     with pytest.raises(ParamsError, match=r"params\.validate\.typo"):
         parse_section(ValidateParams, {"typo": 1}, "params.validate")
+
+
+def _edited(edits: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Clean pairs plus one English training row per edit, its id the edit's key."""
+    df = clean_pairs()
+    base = df[(df["language"] == "en") & (df["split"] == "train")].reset_index(drop=True)
+    rows = [
+        {**base.loc[i % 2].to_dict(), "id": key, **e} for i, (key, e) in enumerate(edits.items())
+    ]
+    return pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_invisible_text_fails_as_an_empty_text_does():
+    """Zero-width and other format characters (Cf) with whitespace render as nothing: such a
+    text fails the check an empty text fails; a joiner inside visible text is fine."""
+    edits = {
+        "zw-prompt": {"prompt": "\u200b\u200c\u200d"},
+        "zw-chosen": {"chosen": "\u2060 \ufeff\u00ad"},
+        "zw-rejected": {"rejected": "\u200b"},
+        "empty-rejected": {"rejected": ""},
+        "joiner-inside": {"chosen": "The capital of\u200d France is Paris."},
+    }
+    run = validate_pairs(_edited(edits), PARAMS)
+    got = run.quarantined.groupby("id")["failed_expectations"].first().map(set).to_dict()
+    assert {k: v for k, v in got.items() if k != "empty-rejected"} == {
+        "zw-prompt": {VISIBLE.format("prompt")},
+        "zw-chosen": {VISIBLE.format("chosen")},
+        "zw-rejected": {VISIBLE.format("rejected")},
+    }
+    assert VISIBLE.format("rejected") in got["empty-rejected"]  # the reason they share
+    assert "joiner-inside" in set(run.accepted["id"])
+    assert run.metrics()["expectations"][VISIBLE.format("rejected")]["unexpected"] == 2
+
+
+def test_control_characters_are_quarantined_naming_the_field():
+    """C0 controls but tab and line breaks, DEL and C1 controls fail; tab, LF, CR pass."""
+    edits = {
+        "nul": {"chosen": "The capital of France\x00 is Paris."},
+        "bel": {"prompt": "What is the capital of France?\x07"},
+        "del": {"rejected": "It is\x7f London."},
+        "c1": {"chosen": "\u201cThe capital of France is Paris.\x94"},
+        "whitespace": {"prompt": "What is\tthe capital\r\nof France?\n"},
+    }
+    run = validate_pairs(_edited(edits), PARAMS)
+    got = run.quarantined.groupby("id")["failed_expectations"].first().map(set).to_dict()
+    assert got == {
+        "nul": {NO_CONTROL.format("chosen")},
+        "bel": {NO_CONTROL.format("prompt")},
+        "del": {NO_CONTROL.format("rejected")},
+        "c1": {NO_CONTROL.format("chosen")},
+    }
+    assert "whitespace" in set(run.accepted["id"])
+    assert run.metrics()["expectations"][NO_CONTROL.format("chosen")]["unexpected"] == 2
+
+
+def _one_russian_row_labelled_de() -> pd.DataFrame:
+    """The clean pairs without German, plus one Russian pair labelled de: the only de row."""
+    df = clean_pairs()
+    russian = df[(df["language"] == "ru") & (df["split"] == "train")].iloc[0]
+    mislabelled = {**russian.to_dict(), "language": "de", "id": "ru-as-de"}
+    return pd.concat([df[df["language"] != "de"], pd.DataFrame([mislabelled])], ignore_index=True)
+
+
+def test_a_language_under_min_language_rows_is_not_gated_alone():
+    """1 of 1 de rows quarantined is 100%, but one row is no rate: under the floor the
+    language counts only in the overall share (1/25 = 4% <= 5%), and the report says so."""
+    df = _one_russian_row_labelled_de()
+    params = dataclasses.replace(PARAMS, max_failing_fraction=0.05)
+    assert params.min_language_rows == 20  # the default
+    run = validate_pairs(df, params)
+    assert run.quarantined["id"].tolist() == ["ru-as-de"]
+    assert run.gate.passed, run.gate.summary()
+    floor = run.metrics()["language_floor"]
+    assert floor["min_language_rows"] == 20 and "de" in floor["not_gated_alone"]
+    assert "not gated alone" in run.gate.summary() and "de" in run.gate.summary()
+    gated = validate_pairs(df, dataclasses.replace(params, min_language_rows=1))
+    assert not gated.gate.passed
+    assert "language de: 1/1 rows (100.0%) quarantined" in gated.gate.summary()
+    assert gated.metrics()["language_floor"]["not_gated_alone"] == []
+    # the rows still count in the overall share: 1/25 = 4% > 3% fails all languages
+    strict = validate_pairs(df, dataclasses.replace(params, max_failing_fraction=0.03))
+    assert not strict.gate.passed
+    assert [p.split(":")[0] for p in strict.gate.problems] == ["all languages"]
+    with pytest.raises(ParamsError, match=r"params\.validate\.min_language_rows"):
+        parse_section(ValidateParams, {"min_language_rows": -1}, "params.validate")

@@ -19,13 +19,18 @@ from tests.validate_data import clean_pairs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _write_inputs(tmp_path: Path, df: pd.DataFrame, max_failing: float = 0.05) -> list[str]:
+def _write_inputs(
+    tmp_path: Path, df: pd.DataFrame, max_failing: float = 0.05, min_rows: int | None = None
+) -> list[str]:
     pairs = tmp_path / "pairs"
-    pairs.mkdir()
+    pairs.mkdir(parents=True)
     for split in ("train", "test"):
         df[df["split"] == split].to_parquet(pairs / f"{split}.parquet", index=False)
     params = tmp_path / "params.yaml"
-    params.write_text(f"validate:\n  max_failing_fraction: {max_failing}\n", encoding="utf-8")
+    text = f"validate:\n  max_failing_fraction: {max_failing}\n"
+    if min_rows is not None:  # else the default (20): every language here has 3 rows
+        text += f"  min_language_rows: {min_rows}\n"
+    params.write_text(text, encoding="utf-8")
     return [
         "--params",
         str(params),
@@ -78,13 +83,30 @@ def test_rerun_replaces_the_previous_data_docs(tmp_path):
 
 def test_gate_failure_raises_capo_error_after_writing_outputs(tmp_path):
     with pytest.raises(CapoError, match=r"language de: 3/3 rows \(100\.0%\) quarantined"):
-        main(_write_inputs(tmp_path, _hostile()))
+        main(_write_inputs(tmp_path, _hostile(), min_rows=3))
     quarantine = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
     assert set(quarantine["language"]) == {"de"}
     names = {name for names in quarantine["failed_expectations"] for name in names}
     assert names == {"expect_column_pair_text_to_be_in_row_language(language,chosen)"}
     metrics = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
     assert metrics["passed"] is False and metrics["languages"]["de"]["pass_rate"] == 0.0
+
+
+def test_min_language_rows_in_params_yaml_sets_the_language_floor(tmp_path):
+    """The one Russian row labelled de (the only de row) fails the gate only when params.yaml
+    lowers validate.min_language_rows to 1; by default the report lists de as not gated alone."""
+    df = clean_pairs()
+    russian = df[(df["language"] == "ru") & (df["split"] == "train")].iloc[0]
+    mislabelled = {**russian.to_dict(), "language": "de", "id": "ru-as-de"}
+    df = pd.concat([df[df["language"] != "de"], pd.DataFrame([mislabelled])], ignore_index=True)
+    main(_write_inputs(tmp_path / "default", df))
+    report = tmp_path / "default" / "reports" / "validation.json"
+    metrics = json.loads(report.read_text(encoding="utf-8"))
+    assert metrics["passed"] is True and metrics["rows"]["quarantined"] == 1
+    assert metrics["language_floor"]["min_language_rows"] == 20
+    assert "de" in metrics["language_floor"]["not_gated_alone"]
+    with pytest.raises(CapoError, match=r"language de: 1/1 rows \(100\.0%\) quarantined"):
+        main(_write_inputs(tmp_path / "one", df, min_rows=1))
 
 
 def test_missing_input_is_a_capo_error(tmp_path):
@@ -96,7 +118,7 @@ def test_missing_input_is_a_capo_error(tmp_path):
 
 @pytest.mark.slow
 def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
-    args = _write_inputs(tmp_path, _hostile())
+    args = _write_inputs(tmp_path, _hostile(), min_rows=3)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", "capo_pipelines.validate", *args],

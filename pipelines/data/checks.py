@@ -4,10 +4,13 @@ A row whose prompt, chosen or rejected is a message list (TRL's conversational f
 its messages in the ``messages`` column (models/chat.py) beside the rendered texts; its chosen
 and rejected must be assistant turns and its prompt must not end with one.
 Text is normalised before ids are computed: Unicode NFC, CRLF and CR to LF, a byte-order
-mark and surrounding whitespace removed. Scores must be numbers, finite in float32 (training's
-precision: 1e308 is finite in float64 only), given for both answers or for neither. A column
-that the first parsed row lacks is a whole-source error (a misnamed column), naming file, row
-and column; later rows that lack it are quarantined.
+mark and surrounding whitespace removed. A text with no visible character (whitespace and
+format characters such as U+200B only) is ``empty_text``; one holding a control character
+(C0 but tab and line breaks, DEL, C1) is ``control_character`` (pipelines/data/contract.py).
+Scores must be numbers, finite in float32 (training's precision: 1e308 is finite in float64
+only), given for both answers or for neither. A column that the first parsed row lacks is a
+whole-source error (a misnamed column), naming file, row and column; later rows that lack it
+are quarantined.
 A row whose language column is empty (null, blank) has its language identified, like a
 source without a language column. A rejection carries the row's language where the source
 gives one (fixed, or the column's value), for counting quarantine per language.
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from capo.errors import CapoError
+from capo_pipelines.data.contract import control_characters, is_visible
 from capo_pipelines.data.langid import normalize_language
 from capo_pipelines.data.messages import (
     is_messages,
@@ -182,6 +186,16 @@ class RowChecker:
         text = clean_text(value)
         if not text:
             raise _Reject("empty_text", f"{name} is empty or whitespace only", name)
+        if not is_visible(text):
+            reason = f"{name} has no visible character (whitespace and invisible ones only)"
+            raise _Reject("empty_text", reason, name)
+        if controls := control_characters(text):
+            more = f" and {len(controls) - 5} more" if len(controls) > 5 else ""
+            reason = (
+                f"{name} holds control character {', '.join(controls[:5])}{more};"
+                " only tab and line breaks are allowed"
+            )
+            raise _Reject("control_character", reason, name)
         return text
 
     def _scores(self, data: Mapping[str, Any]) -> dict[str, float | None]:

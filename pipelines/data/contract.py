@@ -12,7 +12,10 @@ It owns, with distinct names:
   beside TRL's own; defined in the core, capo/columns.py, and re-exported here),
   REFERENCE_KEY and REFERENCE_COLUMNS (the reference stage's table), and COLUMNS (name ->
   type and meaning);
-- the split files (SPLITS, split_path, read_split, write_split) and the reference join.
+- the split files (SPLITS, split_path, read_split, write_split) and the reference join;
+- what a pair's text may hold (is_visible, control_characters): ingest quarantines a text
+  with no visible character as ``empty_text`` and one with a control character (C0 but tab,
+  LF and CR; DEL; C1) as ``control_character``, and validation checks both again.
 
 Ingest, validation, the dataset export, reference, training and evaluation use it
 (docs/design.md §2). The reference stage adds, per pair ``id``, the summed completion
@@ -24,6 +27,8 @@ stages that only read tables (ingest, validate, compare) do not load it.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,8 @@ __all__ = [
     "SPLITS",
     "STORED_COLUMNS",
     "confidence_array",
+    "control_characters",
+    "is_visible",
     "join_reference",
     "pair_id",
     "pairs_table",
@@ -102,6 +109,35 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("language", pa.string()),  # given by the source, else identified, else null
     ]
 )
+
+
+# Code points that render as nothing besides whitespace and format characters (category Cf,
+# e.g. U+200B-U+200D, U+2060, U+FEFF, U+00AD): Unicode's other default-ignorable code points
+# (combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian free variation
+# selectors, variation selectors) and the blank Braille pattern.
+_BLANK = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
+# C0 controls but tab, LF and CR; DEL; C1 controls (in text, mostly cp1252 read as latin-1).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _visible_char(char: str) -> bool:
+    return not (char.isspace() or unicodedata.category(char) == "Cf" or _BLANK.match(char))
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` has a character that renders: not only whitespace, format
+    characters (Cf: zero-width space and joiners, word joiner, BOM, soft hyphen, ...) and
+    other default-ignorable code points. A joiner inside visible text is fine."""
+    return any(_visible_char(c) for c in text)
+
+
+def control_characters(text: str) -> list[str]:
+    """The distinct control characters in ``text``, in order of appearance, as "U+XXXX": C0
+    controls other than tab, LF and CR, DEL (U+007F) and C1 controls (U+0080-U+009F)."""
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in _CONTROL.findall(text)))
 
 
 def pair_id(language: str, prompt: str, chosen: str, rejected: str) -> str:

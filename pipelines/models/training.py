@@ -116,6 +116,7 @@ def make_config(
         max_length=params.policy.max_length,
         precompute_ref_log_probs=True,
         bf16=train.bf16,
+        gradient_checkpointing=train.gradient_checkpointing,  # CAPOConfig keeps TRL's True
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
     )

@@ -160,6 +160,9 @@ class ValidateParams:
     # quarantine a text only when lingua gives another configured language >= this
     langid_confidence: Annotated[float, Range(gt=0.5, le=1)] = 0.9
     max_failing_fraction: Fraction = 0.05  # gate: max quarantined share per language and overall
+    # a language with fewer rows is not gated alone (its rows still count in the overall share):
+    # under 1 / max_failing_fraction rows, one bad row is above the limit by itself
+    min_language_rows: NonNegativeInt = 20
 
     def __post_init__(self) -> None:
         if not self.languages:

@@ -139,6 +139,7 @@ class TrainParams:
     save_steps: PositiveInt = 25  # checkpoint every N steps (a killed run resumes from the last)
     save_total_limit: PositiveInt = 2  # checkpoints kept
     bf16: bool = False  # bf16 mixed precision (GPU; scripts/gpu-check.sh sets it)
+    gradient_checkpointing: bool = False  # recompute activations: less memory, ~20% slower
     lora: LoraParams = field(default_factory=LoraParams)
 
     def __post_init__(self) -> None:

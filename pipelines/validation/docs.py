@@ -201,8 +201,9 @@ def add_gate_note(directory: Path, passed: bool, summary: str) -> int:
         f" {verdict}<br><small>Great Expectations marks a validation Failed as soon as one"
         " expectation has a failing row. capo sends such rows to quarantine"
         " (data/validated/quarantine.parquet) and fails the stage only when an expectation"
-        " errors, a table-level expectation fails, or a language's quarantined share is"
-        " above validate.max_failing_fraction; per-expectation and per-language counts are"
+        " errors, a table-level expectation fails, or a language's (with at least"
+        " validate.min_language_rows rows) or all rows' quarantined share is above"
+        " validate.max_failing_fraction; per-expectation and per-language counts are"
         " in reports/validation.json.</small></div>\n"
     )
     pages = [directory / "index.html", *sorted((directory / "validations").rglob("*.html"))]

@@ -1,13 +1,17 @@
-"""Custom GX expectations for preference pairs: vectorised pandas column-pair checks.
+"""Custom GX expectations for preference pairs: vectorised pandas column and column-pair checks.
 
-Importing this module registers four expectations with Great Expectations:
+Importing this module registers six expectations with Great Expectations:
 
 - ``ExpectColumnPairValuesToDiffer``: chosen != rejected (the built-in
   "unique within record" check applies a Python function per row, ~20x slower);
 - ``ExpectColumnPairValueLengthRatioToBeBetween``: len(A) / len(B) within bounds;
 - ``ExpectColumnPairValuesToStayInOneSplit``: a value of A (the prompt) seen in the
   held-out split (B == held_out) flags every other-split row that repeats it;
-- ``ExpectColumnPairTextToBeInRowLanguage``: text B in the language in A (data/langid.py).
+- ``ExpectColumnPairTextToBeInRowLanguage``: text B in the language in A (data/langid.py);
+- ``ExpectColumnValuesToHaveVisibleText``: some character that renders, not only whitespace
+  and zero-width or other format characters (data/contract.py ``is_visible``);
+- ``ExpectColumnValuesToHaveNoControlCharacters``: no C0 control but tab and line breaks, no
+  DEL, no C1 control (data/contract.py ``control_characters``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,18 @@ from typing import ClassVar, Literal
 import numpy as np
 import pandas as pd
 from great_expectations.execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import ColumnPairMapExpectation
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    ColumnPairMapExpectation,
+)
 from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
     ColumnPairMapMetricProvider,
+    column_condition_partial,
     column_pair_condition_partial,
 )
 
+from capo_pipelines.data.contract import control_characters, is_visible
 from capo_pipelines.data.langid import CONFIDENT, language_mismatch
 
 __all__ = [
@@ -30,6 +40,8 @@ __all__ = [
     "ExpectColumnPairValueLengthRatioToBeBetween",
     "ExpectColumnPairValuesToDiffer",
     "ExpectColumnPairValuesToStayInOneSplit",
+    "ExpectColumnValuesToHaveNoControlCharacters",
+    "ExpectColumnValuesToHaveVisibleText",
 ]
 
 IgnoreRowIf = Literal["both_values_are_missing", "either_value_is_missing", "neither"]
@@ -96,6 +108,26 @@ class ColumnPairTextInRowLanguage(_PairMetric):
         return pd.Series(~bad, index=column_A.index)
 
 
+class ColumnValuesVisibleText(ColumnMapMetricProvider):
+    """Row condition: the text has a character that renders (data/contract.py)."""
+
+    condition_metric_name = "column_values.capo_visible_text"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: object) -> pd.Series:
+        return column.astype(str).map(is_visible).astype(bool)
+
+
+class ColumnValuesNoControlCharacters(ColumnMapMetricProvider):
+    """Row condition: the text holds no control character but tab and line breaks."""
+
+    condition_metric_name = "column_values.capo_no_control_characters"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: object) -> pd.Series:
+        return column.astype(str).map(lambda text: not control_characters(text)).astype(bool)
+
+
 class ExpectColumnPairValuesToDiffer(ColumnPairMapExpectation):
     """Expect the values in column A and column B to differ in every row."""
 
@@ -143,3 +175,19 @@ class ExpectColumnPairTextToBeInRowLanguage(ColumnPairMapExpectation):
         "mostly",
     )
     args_keys = ("column_A", "column_B", "languages", "min_chars", "confidence")
+
+
+class ExpectColumnValuesToHaveVisibleText(ColumnMapExpectation):
+    """Expect every text to have a visible character: not only whitespace and zero-width or
+    other format characters (U+200B, U+200D, U+2060, U+FEFF, ...), which render as nothing."""
+
+    map_metric = "column_values.capo_visible_text"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectColumnValuesToHaveNoControlCharacters(ColumnMapExpectation):
+    """Expect no text to hold a control character: C0 controls other than tab, LF and CR,
+    DEL and C1 controls (a broken export, or cp1252 text read as latin-1)."""
+
+    map_metric = "column_values.capo_no_control_characters"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)

@@ -22,6 +22,9 @@ class GateReport:
     passed: bool
     problems: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)  # read, accepted, quarantined
+    # configured languages with rows, but fewer than min_language_rows: not gated alone
+    below_floor: tuple[str, ...] = ()
+    min_language_rows: int = 0
 
     def summary(self) -> str:
         head = (
@@ -29,7 +32,15 @@ class GateReport:
             f" rows read, {self.counts.get('accepted', 0)} accepted,"
             f" {self.counts.get('quarantined', 0)} quarantined"
         )
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        return "\n".join([head, *(f"  - {p}" for p in self.problems), *self._floor_note()])
+
+    def _floor_note(self) -> list[str]:
+        if not self.below_floor:
+            return []
+        return [
+            f"  note: not gated alone, under min_language_rows {self.min_language_rows} rows"
+            f" (counted in the overall share): {', '.join(self.below_floor)}"
+        ]
 
 
 def language_stats(
@@ -88,13 +99,27 @@ def evaluate_gate(
     overall: dict[str, object],
     configured: Sequence[str],
     max_failing_fraction: float,
+    min_language_rows: int = 0,
 ) -> GateReport:
-    """Fail on any errored or table-level failure, or a language/overall share over the limit."""
+    """Fail on any errored or table-level failure, or a language/overall share over the limit.
+
+    A configured language with rows, but fewer than ``min_language_rows``, is not gated
+    alone (one bad row in a handful is no rate): its rows count in the overall share only,
+    and the report lists it under ``below_floor``.
+    """
     problems = _outcome_problems(outcomes)
-    labelled = [(f"language {lang}", stats[lang]) for lang in configured]
+    below = tuple(lang for lang in configured if 0 < int(stats[lang]["rows"]) < min_language_rows)
+    gated = [lang for lang in configured if lang not in below]
+    labelled = [(f"language {lang}", stats[lang]) for lang in gated]
     for label, stat in [*labelled, ("all languages", overall)]:
         problem = _fraction_problem(label, stat, max_failing_fraction)
         problems += [problem] if problem else []
     rows, bad = int(overall["rows"]), int(overall["quarantined"])
     counts = {"read": rows, "accepted": rows - bad, "quarantined": bad}
-    return GateReport(passed=not problems, problems=tuple(problems), counts=counts)
+    return GateReport(
+        passed=not problems,
+        problems=tuple(problems),
+        counts=counts,
+        below_floor=below,
+        min_language_rows=min_language_rows,
+    )

@@ -22,6 +22,8 @@ from capo_pipelines.validation.expectations import (
     ExpectColumnPairValueLengthRatioToBeBetween,
     ExpectColumnPairValuesToDiffer,
     ExpectColumnPairValuesToStayInOneSplit,
+    ExpectColumnValuesToHaveNoControlCharacters,
+    ExpectColumnValuesToHaveVisibleText,
 )
 
 __all__ = ["REQUIRED_COLUMNS", "SCORE_COLUMNS", "SPLITS", "SUITE_NAME", "build_suite"]
@@ -69,6 +71,18 @@ def _row_expectations(p: ValidateParams, columns: set[str]) -> Iterable[Expectat
             "row",
             column,
         )
+        visible = ExpectColumnValuesToHaveVisibleText(
+            column=column,
+            description=f"{column} must have a visible character (an empty text fails too): not"
+            " only whitespace and zero-width or other format characters (U+200B, U+FEFF, ...)",
+        )
+        yield _named(visible, "row", column)
+        controls = ExpectColumnValuesToHaveNoControlCharacters(
+            column=column,
+            description=f"{column} must hold no control character: C0 controls other than tab"
+            " and line breaks, DEL (U+007F), C1 controls (U+0080-U+009F)",
+        )
+        yield _named(controls, "row", column)
     yield from _pair_expectations(p, columns)
 
 

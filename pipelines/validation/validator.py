@@ -62,6 +62,11 @@ class ValidationRun:
                 for name, stat in self.sources.items()
             },
             "problems": list(self.gate.problems),
+            # languages whose share was not gated alone (too few rows), only in the overall one
+            "language_floor": {
+                "min_language_rows": self.gate.min_language_rows,
+                "not_gated_alone": list(self.gate.below_floor),
+            },
             "translation_confidence": translation_summary(self.accepted, self.quarantined),
         }
 
@@ -117,7 +122,12 @@ def validate_pairs(
     langs = df["language"] if "language" in df else pd.Series([None] * len(df), dtype=object)
     stats = language_stats(langs, failed, params.languages)
     gate = evaluate_gate(
-        outcomes, stats, row_stats(failed), params.languages, params.max_failing_fraction
+        outcomes,
+        stats,
+        row_stats(failed),
+        params.languages,
+        params.max_failing_fraction,
+        params.min_language_rows,
     )
     if docs_dir is not None:
         add_gate_note(docs_dir, gate.passed, gate.summary())
