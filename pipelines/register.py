@@ -3,9 +3,11 @@
     python -m capo_pipelines.register --params params.yaml --out models/registry/capo-policy
 
 The gate of params.yaml `register:` is applied to the evaluate stage's metrics; when it
-passes, the model is packaged (safetensors, tokenizer, model card) as the artifact declared
-in dvc.yaml. `capo register` / `capo models` (pipelines/register_commands.py) then record
-and list versions as GTO git tags.
+passes and every file of the model folder has the md5 DVC recorded for it (check_dvc_record:
+a file changed behind DVC's back stops the stage with one line naming it), the model is
+packaged (safetensors, tokenizer, model card) as the artifact declared in dvc.yaml.
+`capo register` / `capo models` (pipelines/register_commands.py) then record and list
+versions as GTO git tags.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from capo_pipelines._stage import run_stage
 from capo_pipelines.models.registry import (
     CardInfo,
     apply_gate,
+    check_dvc_record,
     file_md5,
     model_card,
     package_model,
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     gate = params.register
     metrics, table = apply_gate(gate, Path(args.metrics))
+    model_dir = Path(args.models) / gate.loss
+    files = check_dvc_record(model_dir)  # the bytes DVC recorded, or one line saying what to do
     info = CardInfo(
         name=gate.name,
         base_model=params.policy.model,
@@ -59,12 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         metrics=metrics[gate.loss],
         baseline_metrics=metrics[gate.baseline],
         data_md5=file_md5(Path(args.train_data)),
-        weights_md5=file_md5(Path(args.models) / gate.loss / "model.safetensors"),
+        weights_md5=files.get("model.safetensors") or file_md5(model_dir / "model.safetensors"),
         license=gate.license,
     )
-    files = package_model(Path(args.models) / gate.loss, Path(args.out), model_card(info))
+    packaged = package_model(model_dir, Path(args.out), model_card(info))
     logger.info("gate passed:\n%s", table)
-    logger.info("packaged %d files into %s", len(files), args.out)
+    logger.info("%s: %d files match DVC's record", model_dir, len(files))
+    logger.info("packaged %d files into %s", len(packaged), args.out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from capo_pipelines.loss_settings import main as write_settings
 from capo_pipelines.params import LossParams
 from capo_pipelines.params.losses import read_loss_settings
 from tests.conftest import GIT_ENV, copy_worktree, dvc_bin
+from tests.test_register import flip_bytes
 
 PARAMS = {
     "loss": {"beta": 0.2, "gamma": 2.0, "tau": 0.5, "direction": "up", "use_scores": False},
@@ -137,3 +138,28 @@ def test_gamma_leaves_only_train_at_capo_stale_and_beta_every_train_stage(reprod
     assert _stale_train_stages(reproduced, ["loss.gamma=2.0"]) == {"train@capo"}
     assert _stale_train_stages(reproduced, ["loss.use_scores=false"]) == {"train@capo"}
     assert _stale_train_stages(reproduced, ["loss.beta=0.2"]) == {"train@capo", "train@sigmoid"}
+
+
+@pytest.mark.slow
+def test_trained_models_match_dvc_lock_until_a_byte_changes_behind_dvcs_back(
+    reproduced, monkeypatch
+):
+    """register's check against a real dvc.lock: each train stage's model folder has the md5s
+    DVC recorded; a byte flipped with the mtime kept (DVC sees nothing) is named, with the fix."""
+    from capo_pipelines.models.registry import check_dvc_record
+
+    monkeypatch.chdir(reproduced)
+    for loss in ("capo", "sigmoid"):
+        assert "model.safetensors" in check_dvc_record(Path("models") / loss)
+    weights = reproduced / "models/sigmoid/model.safetensors"
+    flip_bytes(weights)
+    try:
+        with pytest.raises(CapoError) as refused:
+            check_dvc_record(Path("models/sigmoid"))
+    finally:
+        flip_bytes(weights)  # flipped back: the module's other tests see the model DVC made
+    assert str(refused.value).startswith("models/sigmoid/model.safetensors: md5 ")
+    assert "(dvc.lock stage train@sigmoid); restore it from DVC's cache: delete it, then " in str(
+        refused.value
+    )
+    assert check_dvc_record(Path("models/sigmoid"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -208,3 +209,96 @@ def test_register_refuses_a_dirty_working_tree(repo):
     (repo / "params.yaml").write_text("register: {}\n")
     refused = _sh(["capo", "register", "--version", "v0.1.0"], repo, check=False)
     assert refused.returncode == 2 and "uncommitted changes" in refused.stderr
+
+
+# ---- the model's bytes against DVC's record -------------------------------------------------
+
+
+def flip_bytes(path: Path) -> None:
+    """Invert 8 bytes in the middle of ``path`` in place (a hard link sees it), keeping its
+    size, mode and mtime: DVC, which trusts a file whose size and mtime it has seen, sees
+    no change."""
+    info = path.stat()
+    path.chmod(info.st_mode | 0o200)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    with path.open("r+b") as fh:
+        fh.write(data)
+    path.chmod(info.st_mode)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def _cached(repo: Path, md5: str) -> Path:
+    return repo / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+
+
+def _register(repo: Path) -> subprocess.CompletedProcess:
+    return _sh(["dvc", "repro", "--force", "--single-item", "register"], repo, check=False)
+
+
+def _error_line(proc: subprocess.CompletedProcess) -> str:
+    """The stage's one error line; no traceback."""
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("register: error: ")]
+    return line.removeprefix("register: error: ")
+
+
+@pytest.mark.slow
+def test_register_refuses_a_model_corrupted_in_dvcs_cache(repo):
+    """The cache object behind models/capo/model.safetensors (hard-linked into the workspace)
+    gets bytes flipped, mtime kept: DVC says up to date, register names the file and refuses."""
+    _sh(["dvc", "config", "cache.type", "hardlink"], repo)
+    _sh(["dvc", "checkout", "--relink", "models/capo.dvc"], repo)
+    weights = repo / "models/capo/model.safetensors"
+    md5, obj = _md5(weights), _cached(repo, _md5(weights))
+    assert os.path.samefile(obj, weights)
+    _sh(["dvc", "repro"], repo)  # the intact model registers
+    assert (repo / "models/registry/capo-policy/model.safetensors").is_file()
+
+    flip_bytes(obj)
+    assert "up to date" in _sh(["dvc", "status"], repo).stdout  # DVC does not notice
+    line = _error_line(_register(repo))
+    assert line == (
+        f"models/capo/model.safetensors: md5 {_md5(weights)}, but DVC recorded md5 {md5} "
+        f"(models/capo.dvc); DVC's cache copy {obj} is corrupt too: delete it, then recreate "
+        "models/capo and `dvc add models/capo`; then register again"
+    )
+    assert not (repo / "models/registry/capo-policy").exists()
+
+
+@pytest.mark.slow
+def test_register_names_a_changed_file_or_cache_copy_and_its_fix_works(repo):
+    """Cache copies (DVC's default link type here): a workspace file changed behind DVC's back,
+    then a corrupt cache copy the package would be stored from, each refused with what to do,
+    and registered once that is done."""
+    weights = repo / "models/capo/model.safetensors"
+    md5 = _md5(weights)
+    assert not os.path.samefile(_cached(repo, md5), weights)
+    flip_bytes(weights)
+    line = _error_line(_register(repo))
+    assert line.startswith(f"models/capo/model.safetensors: md5 {_md5(weights)}, but DVC ")
+    assert line.endswith(
+        "restore it from DVC's cache: delete it, then `dvc checkout models/capo`; "
+        "then register again"
+    )
+    weights.unlink()
+    _sh(["dvc", "checkout", "models/capo"], repo)
+    assert _md5(weights) == md5
+    _sh(["dvc", "repro"], repo)
+
+    obj = _cached(repo, md5)
+    flip_bytes(obj)
+    line = _error_line(_register(repo))
+    assert line == (
+        f"models/capo/model.safetensors: DVC's cache copy {obj} is corrupt (md5 {_md5(obj)}, "
+        f"not {md5}) and the package would be stored from it: delete it, then "
+        "`dvc commit --force models/capo.dvc` and register again"
+    )
+    obj.chmod(0o644)
+    obj.unlink()
+    _sh(["dvc", "commit", "--force", "models/capo.dvc"], repo)
+    assert _md5(obj) == md5
+    _sh(["dvc", "repro", "--force", "--single-item", "register"], repo)
+    packaged = repo / "models/registry/capo-policy/model.safetensors"
+    assert _md5(packaged) == md5

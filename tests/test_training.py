@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from transformers import TrainerCallback
 from capo.errors import CapoError
 from capo.settings import LossSettings
 from capo_pipelines.data.contract import join_reference
+from capo_pipelines.models.checkpoints import checkpoint_problem, resume_checkpoint
 from capo_pipelines.models.logps import reference_logps
 from capo_pipelines.models.tiny import build_tiny_llama, train_tokenizer
 from capo_pipelines.models.training import make_config, pair_weights, train_loss
@@ -147,8 +149,13 @@ class _Kill(TrainerCallback):
             raise KeyboardInterrupt("killed at step 5")
 
 
-def _run(workspace: Path, tag: str, callbacks: list) -> None:
-    params = load_params(write_params(workspace))
+# A log every 3 steps, a checkpoint every 2: checkpoint-4 holds the loss and TRL metrics of
+# step 4, which only the log at step 6 reports, and a resumed run must count them there.
+RESUME = {"logging_steps": 3, "save_steps": 2}
+
+
+def _run(workspace: Path, tag: str, callbacks: list, **train: object) -> None:
+    params = load_params(write_params(workspace, f"{tag}.yaml", **train))
     splits = {}
     for split in ("train", "test"):
         pairs = pd.read_parquet(workspace / f"data/validated/{split}.parquet")
@@ -167,28 +174,103 @@ def _run(workspace: Path, tag: str, callbacks: list) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def undisturbed(workspace) -> Path:
+    """The run the resumed ones must equal, byte for byte."""
+    _run(workspace, "straight", [], **RESUME)
+    return workspace / "straight"
+
+
+def _differences(a: Path, b: Path) -> list[str]:
+    """Files of the model folder and dvclive's metrics.json whose bytes differ between runs."""
+    names = sorted({p.name for run in (a, b) for p in (run / "model").iterdir()})
+    files = [f"model/{name}" for name in names] + ["live/metrics.json"]
+
+    def read(path: Path) -> bytes | None:
+        return path.read_bytes() if path.is_file() else None
+
+    return [f for f in files if read(a / f) != read(b / f) or read(a / f) is None]
+
+
+def _resumed_from(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "resuming from" in r.getMessage()]
+
+
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_weights(workspace, caplog):
-    _run(workspace, "straight", [])
+def test_a_killed_run_resumes_to_the_bytes_of_an_undisturbed_run(workspace, undisturbed, caplog):
+    """Weights, log_history.json (train_loss, num_tokens, the log after the checkpoint) and
+    dvclive's metrics.json of a run killed after checkpoint-4 and rerun equal an undisturbed
+    run's, so DVC sees the same outputs."""
     with pytest.raises(KeyboardInterrupt):
-        _run(workspace, "killed", [_Kill()])
+        _run(workspace, "killed", [_Kill()], **RESUME)
     assert not (workspace / "killed/model").exists()
     assert (workspace / "killed/ckpt/checkpoint-4").is_dir()
     with caplog.at_level("INFO", logger="capo_pipelines.models.training"):
-        _run(workspace, "killed", [])
-    assert any("resuming from" in r.message and "checkpoint-4" in r.message for r in caplog.records)
-    a = load_file(workspace / "straight/model/model.safetensors")
-    b = load_file(workspace / "killed/model/model.safetensors")
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0, msg=key)
+        _run(workspace, "killed", [], **RESUME)
+    (resumed,) = _resumed_from(caplog)
+    assert resumed.endswith("checkpoint-4")
+    history = json.loads((undisturbed / "model/log_history.json").read_text())
+    assert [h["step"] for h in history if "loss" in h] == [3, 6]
+    assert any("num_tokens" in h for h in history) and "train_loss" in history[-2]
+    assert _differences(undisturbed, workspace / "killed") == []
     curves = [
         pd.read_csv(workspace / f"{tag}/live/plots/metrics/train/loss.tsv", sep="\t")
         for tag in ("straight", "killed")
     ]
-    assert curves[1]["step"].tolist() == list(range(1, 7))
-    torch.testing.assert_close(
-        torch.tensor(curves[1]["loss"].to_numpy()), torch.tensor(curves[0]["loss"].to_numpy())
-    )
+    assert curves[1]["step"].tolist() == [3, 6]
+    assert curves[1]["loss"].tolist() == curves[0]["loss"].tolist()
+
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+DAMAGE = {  # what a save cut short by a full disk or a kill leaves, and the reason logged
+    "no trainer_state.json": lambda d: (d / "trainer_state.json").unlink(),
+    "trainer_state.json does not parse": lambda d: (d / "trainer_state.json").write_text('{"gl'),
+    "trainer_state.json is at step 2, not 4": lambda d: (d / "trainer_state.json").write_text(
+        '{"global_step": 2}'
+    ),
+    "model.safetensors is unreadable": lambda d: _cut(d / "model.safetensors"),
+    "optimizer.pt is cut short": lambda d: _cut(d / "optimizer.pt"),
+    "scheduler.pt is empty": lambda d: (d / "scheduler.pt").write_bytes(b""),
+    "no rng_state.pth": lambda d: (d / "rng_state.pth").unlink(),
+    "no capo_loop_state.json": lambda d: (d / "capo_loop_state.json").unlink(),
+}
+
+
+@pytest.mark.slow
+def test_an_incomplete_last_checkpoint_is_skipped_for_the_one_before(
+    workspace, undisturbed, caplog, tmp_path
+):
+    """A checkpoint-4 without trainer_state.json (the disk filled while saving it) is logged
+    and removed, the run resumes from checkpoint-2 and ends as the undisturbed run; every
+    other kind of damage is recognised too, and with no complete checkpoint a run starts
+    afresh."""
+    with pytest.raises(KeyboardInterrupt):
+        _run(workspace, "torn", [_Kill()], **RESUME)
+    ckpt = workspace / "torn/ckpt"
+    assert checkpoint_problem(ckpt / "checkpoint-4", 1) is None
+    for reason, damage in DAMAGE.items():
+        copy = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(ckpt / "checkpoint-4", copy / "checkpoint-4")
+        damage(copy / "checkpoint-4")
+        assert (checkpoint_problem(copy / "checkpoint-4", 1) or "").startswith(reason), reason
+        assert resume_checkpoint(copy, 1, main=True) is None  # nothing else: a fresh start
+        assert not (copy / "checkpoint-4").exists()
+
+    (ckpt / "checkpoint-4/trainer_state.json").unlink()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="capo_pipelines.models"):
+        _run(workspace, "torn", [], **RESUME)
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    folder = ckpt / "checkpoint-4"
+    assert skipped == [
+        f"skipping incomplete checkpoint {folder}: no trainer_state.json; removing it"
+    ]
+    (resumed,) = _resumed_from(caplog)
+    assert resumed.endswith("checkpoint-2")
+    assert _differences(undisturbed, workspace / "torn") == []
 
 
 def test_stale_checkpoints_of_other_params_are_not_resumed(workspace, caplog):

@@ -2,15 +2,25 @@
 
     checks = gate_checks(metrics_by_loss, params.register)
     if all(c.passed for c in checks):
+        check_dvc_record(Path("models/capo"))   # the bytes DVC recorded, else a CapoError
         package_model(Path("models/capo"), Path("models/registry/capo-policy"), card)
 
 Metrics files are the evaluate stage's ``metrics/<loss>.json``: ``{"overall": {...},
 "per_language": {lang: {...}}}`` with ``reward_accuracy`` and ``reward_margin`` keys.
+
+check_dvc_record compares the md5 of every file of the model folder with the hashes DVC
+recorded for it (the ``.dir`` md5 of its dvc.lock out, or its ``.dvc`` file, and the file list
+that names in the DVC cache), and with DVC's cache copy of each file: DVC itself trusts a
+file whose size and mtime it has seen, so bytes changed behind its back (a corrupted cache
+object hard-linked into the workspace, or copied from) load silently and would be packaged,
+and a corrupted cache object would back the package DVC stores and pushes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +36,7 @@ __all__ = [
     "CardInfo",
     "GateCheck",
     "apply_gate",
+    "check_dvc_record",
     "gate_checks",
     "gate_table",
     "model_card",
@@ -234,3 +245,151 @@ def package_model(model_dir: Path, out_dir: Path, card: str) -> list[Path]:
                 copied.append(Path(shutil.copy2(src, out_dir / src.name)))
     (out_dir / "README.md").write_text(card, encoding="utf-8")
     return [*copied, out_dir / "README.md"]
+
+
+# ---- DVC's record of the model folder ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Record:
+    md5: str  # DVC's md5 of the folder: "<md5 of its file list>.dir"
+    where: str  # where DVC keeps it, for messages
+    commit: str  # `dvc commit --force` target: the stage or the .dvc file
+    redo: str  # how to write the folder again
+
+
+def _repo_root(path: Path) -> Path:
+    for folder in (path, *path.parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    raise CapoError(f"{path}: not inside a DVC repository, so there is no record to check it by")
+
+
+def _dvc_record(model_dir: Path, root: Path) -> _Record:
+    """The out of a dvc.lock stage (from ``model_dir``'s folder up to ``root``) or the .dvc
+    file that records ``model_dir``."""
+    target = model_dir.resolve()
+    dvcfile = target.with_name(target.name + ".dvc")
+    if dvcfile.is_file():
+        for out in (yaml.safe_load(dvcfile.read_text(encoding="utf-8")) or {}).get("outs", []):
+            if (dvcfile.parent / out["path"]).resolve() == target:
+                rel = os.path.relpath(dvcfile, Path.cwd())
+                redo = f"recreate {model_dir} and `dvc add {model_dir}`"
+                return _record(out, rel, rel, redo)
+    for folder in (target.parent, *target.parent.parents):
+        lock = folder / "dvc.lock"
+        if lock.is_file():
+            stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+            for name, stage in stages.items():
+                for out in stage.get("outs", []):
+                    if (folder / out["path"]).resolve() == target:
+                        where = f"{os.path.relpath(lock, Path.cwd())} stage {name}"
+                        redo = f"rerun the stage: `dvc repro --force --single-item {name}`"
+                        return _record(out, where, name, redo)
+        if folder == root:
+            break
+    raise CapoError(
+        f"{model_dir}: no dvc.lock stage or .dvc file records it, so its bytes cannot be "
+        "checked: produce it with `dvc repro` first"
+    )
+
+
+def _record(out: dict[str, Any], where: str, commit: str, redo: str) -> _Record:
+    md5 = str(out.get("md5", ""))
+    if out.get("hash") != "md5" or not md5.endswith(".dir"):
+        raise CapoError(
+            f"{where} records {out.get('path')} as {md5 or 'nothing'} (hash {out.get('hash')}), "
+            "not a folder with DVC 3's md5: run `dvc commit --force` for it with DVC 3"
+        )
+    return _Record(md5, where, commit, redo)
+
+
+def _cache_dir(root: Path) -> Path:
+    """DVC's cache of md5-named files (``cache.dir`` from the repository's config, resolved)."""
+    from dvc.config import Config
+
+    configured = Config(dvc_dir=str(root / ".dvc"))["cache"].get("dir")
+    return Path(configured or root / ".dvc" / "cache") / "files" / "md5"
+
+
+def _cache_path(cache: Path, md5: str) -> Path:
+    return cache / md5[:2] / md5[2:]
+
+
+def _listing(files: dict[str, str]) -> bytes:
+    """The bytes DVC stores as a folder's file list (dvc_data Tree.as_bytes, no meta)."""
+    rows = [{"md5": files[rel], "relpath": rel} for rel in sorted(files)]
+    return json.dumps(rows, sort_keys=True).encode("utf-8")
+
+
+def _recorded_files(cache: Path, record: _Record) -> dict[str, str] | None:
+    """relpath -> md5 from the cached file list of ``record``; None when it is not cached or
+    not the list DVC recorded."""
+    path = _cache_path(cache, record.md5)
+    if not path.is_file() or file_md5(path) + ".dir" != record.md5:
+        return None
+    return {row["relpath"]: row["md5"] for row in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def check_dvc_record(model_dir: Path) -> dict[str, str]:
+    """md5 of every file of ``model_dir`` (relpath -> md5), checked against the hashes DVC
+    recorded for it and against DVC's cache copy of each file; a CapoError naming the first
+    file that differs and what to do otherwise."""
+    root = _repo_root(model_dir.resolve())
+    record = _dvc_record(model_dir, root)
+    files = {
+        path.relative_to(model_dir).as_posix(): file_md5(path)
+        for path in sorted(model_dir.rglob("*"))
+        if path.is_file()
+    }
+    cache = _cache_dir(root)
+    actual = hashlib.md5(_listing(files), usedforsecurity=False).hexdigest() + ".dir"
+    if actual != record.md5:
+        _raise_difference(model_dir, files, cache, record)
+    for rel, md5 in files.items():  # the workspace matches: the cache copies DVC would ship
+        copy = _cache_path(cache, md5)
+        if not copy.is_file() or os.path.samefile(copy, model_dir / rel):
+            continue  # not cached (--no-commit, not pulled), or the very same file
+        found = file_md5(copy)
+        if found != md5:
+            raise CapoError(
+                f"{model_dir / rel}: DVC's cache copy {copy} is corrupt (md5 {found}, not {md5}) "
+                f"and the package would be stored from it: delete it, then "
+                f"`dvc commit --force {record.commit}` and register again"
+            )
+    return files
+
+
+def _raise_difference(model_dir: Path, files: dict[str, str], cache: Path, record: _Record) -> None:
+    recorded = _recorded_files(cache, record)
+    if recorded is None:
+        raise CapoError(
+            f"{model_dir}: its files differ from DVC's record ({record.where}: {record.md5}), "
+            f"whose file list is not in the DVC cache {cache} to name the file: delete the "
+            f"folder, then `dvc pull {model_dir}` or {record.redo}"
+        )
+    for rel in sorted(set(files) | set(recorded)):
+        path, expected = model_dir / rel, recorded.get(rel)
+        if expected is None:
+            raise CapoError(
+                f"{path}: not in DVC's record of {model_dir} ({record.where}): delete it, "
+                f"or {record.redo}"
+            )
+        if files.get(rel) == expected:
+            continue
+        found = "missing" if rel not in files else f"md5 {files[rel]}"
+        copy = _cache_path(cache, expected)
+        if not copy.is_file():
+            pull = f"`dvc pull {model_dir}`"
+            fix = f"not in DVC's cache either: delete it, then {pull} or {record.redo}"
+        elif file_md5(copy) != expected:
+            fix = f"DVC's cache copy {copy} is corrupt too: delete it, then {record.redo}"
+        else:
+            fix = (  # not `dvc checkout --force`: DVC keeps a file whose size and mtime it knows
+                f"restore it from DVC's cache: delete it, then `dvc checkout {model_dir}`"
+            )
+        raise CapoError(
+            f"{path}: {found}, but DVC recorded md5 {expected} ({record.where}); {fix}; "
+            "then register again"
+        )
+    raise CapoError(f"{model_dir}: its files differ from DVC's record ({record.where})")

@@ -40,7 +40,6 @@ import torch
 from accelerate import PartialState
 from datasets import Dataset
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from capo.columns import CONFIDENCE_COLUMN, REF_COLUMNS, SCORE_COLUMNS
 from capo.config import CAPOConfig
@@ -50,6 +49,7 @@ from capo.settings import LossSettings
 from capo.trainer import CAPOTrainer
 from capo_pipelines.data.contract import confidence_array, reference_arrays, score_arrays
 from capo_pipelines.models.chat import trl_columns
+from capo_pipelines.models.checkpoints import LoopState, resume_checkpoint
 from capo_pipelines.models.load import load_pretrained
 from capo_pipelines.models.logps import pair_logps, tokenize_pairs
 from capo_pipelines.models.progress import quiet_trainer
@@ -139,14 +139,16 @@ def _fingerprint(
 
 
 def _resume_from(checkpoint_dir: Path, fingerprint: str) -> str | None:
-    """The last checkpoint when it was made from the same inputs, else None (stale ones go)."""
+    """The last complete checkpoint when it was made from the same inputs, else None (stale
+    ones go; incomplete ones are skipped, logged and removed: checkpoints.resume_checkpoint)."""
+    main = PartialState().is_main_process
     stamp = checkpoint_dir / FINGERPRINT_FILE
     same = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
-    last = get_last_checkpoint(str(checkpoint_dir)) if same else None
+    last = resume_checkpoint(checkpoint_dir, _world_size(), main=main) if same else None
     if last:
         logger.info("resuming from %s", last)
         return last
-    if PartialState().is_main_process:  # runs first (main_process_first): cleans up, stamps
+    if main:  # runs first (main_process_first): cleans up, stamps
         if checkpoint_dir.is_dir() and not same:
             logger.warning("%s holds checkpoints of other inputs: removing them", checkpoint_dir)
             shutil.rmtree(checkpoint_dir)
@@ -289,6 +291,7 @@ def train_loss(
     fingerprint = _fingerprint(loss, params, settings, policy_dir, frames)
     with PartialState().main_process_first():  # one process cleans up; all see one answer
         resume = _resume_from(checkpoint_dir, fingerprint)
+    loop = LoopState(resume)  # a resumed run's loss total, token count, pending logs
     model, tokenizer = load_pretrained(str(policy_dir), params.policy.trust_remote_code)
     trainer = CAPOTrainer(
         model,
@@ -297,8 +300,9 @@ def train_loss(
         eval_dataset=_dataset(test_pairs) if test_pairs is not None else None,
         processing_class=tokenizer,
         peft_config=_lora_config(params, model, policy_dir),
-        callbacks=list(callbacks or []),
+        callbacks=[loop, *(callbacks or [])],
     )
+    loop.bind(trainer)
     quiet_trainer(trainer)  # nothing printed where progress bars are off (a study trial)
     logger.info(
         "training %s on %d process(es), global batch %d",
