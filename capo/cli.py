@@ -1,11 +1,11 @@
 """The `capo` command: `capo --help` lists the subcommands.
 
-The core (`pip install capo`) has only the dispatcher and `--version`. Every subcommand plugs
-in through the entry-point group ``capo.commands``: the workflow distribution
-(pipelines/pyproject.toml) adds check-params, generate, benchmark, serve, report, register
-and models. Only the command being run is loaded (all of them for `capo --help`), so `capo
-check-params` does not pay for Prefect, and this module imports nothing but the standard
-library and capo.errors.
+The core (`pip install capo`) has the dispatcher, `--version` and `capo train`
+(capo/train.py). Every subcommand plugs in through the entry-point group ``capo.commands``:
+the core's own ``train``, and the workflow distribution (pipelines/pyproject.toml) adds
+check-params, generate, benchmark, serve, report, register and models. Only the command
+being run is loaded (all of them for `capo --help`), so `capo check-params` does not pay for
+Prefect, and this module imports nothing but the standard library and capo.errors.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"capo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plugins = sorted(entry_points(group="capo.commands"), key=lambda e: e.name)
-    if not plugins:
+    if not {ep.name for ep in plugins} & set(WORKFLOW_COMMANDS):
         parser.epilog = WORKFLOW_HINT
     chosen = [ep for ep in plugins if ep.name == command]
     for ep in chosen or plugins:
@@ -46,6 +46,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+WORKFLOW_COMMANDS = (
+    "check-params",
+    "generate",
+    "benchmark",
+    "serve",
+    "report",
+    "register",
+    "models",
+)
 WORKFLOW_HINT = (
     "The commands (check-params, generate, benchmark, serve, report, register, models) are "
     "the workflow's: install it from capo's repository with pip install -e ./pipelines"
@@ -55,7 +64,8 @@ WORKFLOW_HINT = (
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command(argv)
-    if command and not list(entry_points(group="capo.commands")):
+    installed = {ep.name for ep in entry_points(group="capo.commands")}
+    if command in WORKFLOW_COMMANDS and command not in installed:  # a core-only install
         print(f"capo: error: {command!r}: no such command here. {WORKFLOW_HINT}", file=sys.stderr)
         return 2
     try:
