@@ -1,7 +1,7 @@
 """The `capo` command: `capo --help` lists the subcommands.
 
 The core (`pip install capo`) has the dispatcher, `--version` and `capo train`
-(capo/train.py). Every subcommand plugs in through the entry-point group ``capo.commands``:
+(capo/train_command.py). Every subcommand plugs in through the entry-point group ``capo.commands``:
 the core's own ``train``, and the workflow distribution (pipelines/pyproject.toml) adds
 check-params, generate, benchmark, serve, report, register and models. Only the command
 being run is loaded (all of them for `capo --help`), so `capo check-params` does not pay for

@@ -8,7 +8,7 @@ of B pairs (x, y_w, y_l), with log-probs summed over completion tokens::
     r_l = beta * (log pi(y_l|x) - log pi_ref(y_l|x))
     m   = r_w - r_l                                            relative reward (margin)
     c   = sigmoid(m / tau)                                     model confidence that y_w > y_l
-    g   = (2 c)^gamma        direction "down" (default)        model-confidence factor
+    g   = (2 c)^gamma        direction "down"                  model-confidence factor
         = (2 (1 - c))^gamma  direction "up" (focal-style)
     q_s = sigmoid(kappa * (s_w - s_l)), or 1 without scores    data confidence from scores
     q_t = translation_confidence t in [0, 1], or 1 without     data confidence of a translation

@@ -90,7 +90,9 @@ class LossSettings:
     tau: Positive = 1.0  # CAPO: temperature of the model confidence c = sigmoid(m / tau)
     kappa: Positive = 1.0  # CAPO: slope of the data confidence q_s = sigmoid(kappa (s_w - s_l))
     label_smoothing: FlipRate = 0.0  # assumed flip rate: robust, cdpo, capo
-    direction: str = "down"  # CAPO: down = (2c)^gamma, up = focal-style (2(1 - c))^gamma
+    # CAPO: up = focal-style (2(1 - c))^gamma, down = (2c)^gamma. "up" won on validation in
+    # every regime of noise studies v2 and v3; "down" lost to DPO in every regime of v2.
+    direction: str = "up"
     use_scores: bool = True  # CAPO: q_s from score_chosen/score_rejected; false: q_s = 1
     use_translation_confidence: bool = True  # CAPO: q_t = translation_confidence where present
     offset_scale: NonNegative = 1.0  # ODPO: offset delta = offset_scale * (s_w - s_l)

@@ -134,7 +134,9 @@ def test_the_config_takes_one_core_loss_and_no_logsigmoid_partner(tmp_path):
         CAPOConfig(output_dir=str(tmp_path), loss_type=["odpo", "sigmoid"])
     with pytest.raises(ValueError, match="offset_scale must be >= 0"):
         CAPOConfig(output_dir=str(tmp_path), loss_type="odpo", offset_scale=-1.0)
-    args = CAPOConfig(output_dir=str(tmp_path), loss_type=["cdpo", "sft"], loss_weights=[1, 1])
+    args = CAPOConfig(
+        output_dir=str(tmp_path), loss_type=["cdpo", "sft"], loss_weights=[1, 1], use_cpu=True
+    )
     assert args.core_loss == "cdpo" and not args.uses_capo
     assert trl_loss_types(["odpo", "sft"]) == ["sigmoid", "sft"]
     assert trl_loss_types(["cdpo"]) == ["sigmoid"]

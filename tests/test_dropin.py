@@ -118,12 +118,12 @@ def test_a_dpoconfig_is_converted_with_a_warning(tmp_path, make_tiny_model, tiny
 
 
 def test_capo_train_from_a_local_jsonl_and_a_recipe(tmp_path, make_tiny_model, tiny_tokenizer):
-    """`capo train` (capo/train.py): TrlParser with CAPOConfig and ModelConfig, a local model
-    folder, a JSONL file, a YAML recipe that flags override, and the CAPO settings reach the
-    trainer."""
+    """`capo train` (capo/train_command.py): TrlParser with CAPOConfig and ModelConfig, a
+    local model folder, a JSONL file, a YAML recipe that flags override, and the CAPO
+    settings reach the trainer."""
     import json
 
-    from capo.train import main
+    from capo.train_command import main
 
     make_tiny_model().save_pretrained(tmp_path / "tiny")
     tiny_tokenizer.save_pretrained(tmp_path / "tiny")

@@ -84,6 +84,7 @@ def test_gradient_on_margin_matches_the_specification(gamma):
         zeros,
         beta=1.0,
         gamma=gamma,
+        direction="down",
         tau=1.0,
         kappa=0.7,
         score_chosen=sc,
@@ -104,7 +105,7 @@ def test_no_gradient_flows_through_the_weight():
 
 def test_confidently_wrong_and_learned_pairs_fade():
     m = torch.tensor([-8.0, 0.0, 8.0])
-    w, _ = capo_weights(m, gamma=1.0)
+    w, _ = capo_weights(m, gamma=1.0, direction="down")
     grad_scale = w * (1 - torch.sigmoid(m))  # |dL/dm| up to 1/B
     assert grad_scale[1] > grad_scale[0] and grad_scale[1] > grad_scale[2]
     assert w[0] < 0.01  # a pair the model is sure is flipped barely pulls
@@ -199,7 +200,7 @@ def test_each_part_and_direction_by_hand():
         torch.testing.assert_close(conf, c)
         torch.testing.assert_close(w, g * q_s * q_t)
     # model confidence only: no scores, no translation confidence
-    w, _ = capo_weights(m, gamma=gamma, tau=tau)
+    w, _ = capo_weights(m, gamma=gamma, tau=tau, direction="down")
     torch.testing.assert_close(w, (2 * c) ** gamma)
     # data confidence only: gamma 0
     w, _ = capo_weights(m, gamma=0.0, kappa=kappa, score_chosen=sc, score_rejected=sr)

@@ -4,7 +4,7 @@
         --dataset_name trl-lib/ultrafeedback_binarized --output_dir Qwen2-0.5B-CAPO \\
         --gamma 1 --direction up --kappa 0.5 --use_peft --lora_r 16
     capo train --config recipe.yaml              # TRL's YAML recipes; flags override them
-    python -m capo.train --help                  # the same, without the `capo` command
+    python -m capo.train_command --help                  # the same, without the `capo` command
 
 TRL's own parser (TrlParser) over three argument groups: TRL's ScriptArguments (the dataset),
 CAPOConfig (DPOConfig's training arguments plus CAPO's settings, capo/config.py) and TRL's
@@ -115,7 +115,7 @@ def register(subparsers: Any) -> None:
     """`capo train`, a core subcommand: its arguments are TRL's, parsed by TrlParser."""
     cmd = subparsers.add_parser(
         "train",
-        help="train CAPO on a preference dataset, as `trl dpo` does (python -m capo.train)",
+        help="train CAPO on a preference dataset, as `trl dpo` does",
         add_help=False,
         prefix_chars="\0",  # every argument goes to TrlParser untouched (see main)
     )
