@@ -196,9 +196,8 @@ def test_hub_model_id_only_for_hub_ids(tmp_path):
 @pytest.mark.parametrize(
     "register, message",
     [
-        ({"license_name": None}, "register.license_name: must be set when license is other"),
-        ({"license_name": "My License"}, "register.license_name: must be set"),
-        ({"license": "mit"}, "register.license_name: must be null unless license is other"),
+        ({"license_name": "My License"}, "register.license_name: must be lowercase letters"),
+        ({"license": "mit", "license_name": "undecided"}, "register.license_name: must be null"),
         ({"license_name": "acme-1.0"}, "register.license_link: must be set for license_name"),
     ],
 )
@@ -207,6 +206,25 @@ def test_register_license_params_are_checked(tmp_path, register, message):
     path.write_text(yaml.safe_dump({"register": register}), encoding="utf-8")
     with pytest.raises(ParamsError, match=re.escape(message)):
         load_params(path)
+
+
+@pytest.mark.parametrize(
+    "register, name, link",
+    [
+        ({}, "undecided", None),
+        ({"license": "mit"}, None, None),
+        (
+            {"license_name": "acme-1.0", "license_link": "https://x.org/l"},
+            "acme-1.0",
+            "https://x.org/l",
+        ),
+    ],
+)
+def test_register_license_params_that_load(tmp_path, register, name, link):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"register": register}), encoding="utf-8")
+    gate = load_params(path).register
+    assert (gate.license_name, gate.license_link) == (name, link)
 
 
 def test_the_shipped_register_params_give_a_valid_license():

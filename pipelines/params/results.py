@@ -27,12 +27,8 @@ class RegisterParams:
     # The model card's license: a license id of the Hub (huggingface.co/docs/hub/
     # repositories-licenses), or "other" with license_name (and license_link) for another one.
     license: str = "other"
-    license_name: str | None = (
-        UNDECIDED  # license other: its id ([a-z0-9.-]); "undecided": none yet
-    )
-    license_link: str | None = (
-        None  # license other: URL of its text; null: the package's LICENSE.md
-    )
+    license_name: str | None = None  # license other: its id ([a-z0-9.-]); null = "undecided"
+    license_link: str | None = None  # license other: URL of its text; null = LICENSE.md
 
     def __post_init__(self) -> None:
         if self.license != "other":
@@ -41,10 +37,12 @@ class RegisterParams:
                     f"license_name must be null unless license is other (license: {self.license})"
                 )
             return
-        if self.license_name is None or not _LICENSE_NAME.fullmatch(self.license_name):
+        if self.license_name is None:
+            object.__setattr__(self, "license_name", UNDECIDED)
+        if not _LICENSE_NAME.fullmatch(self.license_name):
             raise ValueError(
-                "license_name must be set when license is other: lowercase letters, digits, "
-                f"'-' and '.', e.g. my-license-1.0 (got {self.license_name!r})"
+                "license_name must be lowercase letters, digits, '-' and '.', e.g. "
+                f"my-license-1.0 (got {self.license_name!r})"
             )
         if self.license_link is None and self.license_name != UNDECIDED:
             raise ValueError(
