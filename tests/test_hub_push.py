@@ -16,6 +16,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from capo.cli import main
+from capo.errors import EXIT_INPUT, EXIT_USAGE
 from tests.test_register import _metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def _without_token(tmp_path: Path) -> dict[str, str]:
 
 
 def _one_error_line(proc: subprocess.CompletedProcess, *parts: str) -> str:
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode in (EXIT_USAGE, EXIT_INPUT), proc.stderr  # CapoError's exit code
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(lines) == 1, proc.stderr
