@@ -11,6 +11,10 @@ import argparse
 
 __all__ = ["add_benchmark_command", "add_check_params_command", "add_generate_command"]
 
+# Not uploaded by `capo benchmark export --push-to-hub`: the load_from_disk copies of the
+# Parquet files (the Hub reads the Parquet files through the card's configs).
+HUB_IGNORE = ("disk/*",)
+
 
 def _check_params(args: argparse.Namespace) -> int:
     from capo_pipelines.params import load_params
@@ -27,8 +31,11 @@ def _benchmark_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from capo_pipelines.export.benchmark_export import export_benchmark
+    from capo_pipelines.hub import check_push, push_folder
     from capo_pipelines.params import load_params
 
+    if args.push_to_hub:
+        check_push(args.push_to_hub)  # no token: one line before the export's work
     study = json.loads(Path(args.study).read_text(encoding="utf-8")) if args.study else None
     summary = export_benchmark(
         load_params(args.params),
@@ -40,6 +47,15 @@ def _benchmark_export(args: argparse.Namespace) -> int:
     )
     sizes = ", ".join(f"{split} {n}" for split, n in summary["sizes"].items())
     print(f"{args.dir}: pairs ({sizes}), sft (train {summary['sft_size']}), README.md")
+    if args.push_to_hub:
+        push_folder(
+            args.dir,
+            args.push_to_hub,
+            "dataset",
+            message="capo benchmark export",
+            ignore_patterns=list(HUB_IGNORE),
+        )
+        print(f"pushed {args.dir} to https://huggingface.co/datasets/{args.push_to_hub}")
     return 0
 
 
@@ -73,6 +89,12 @@ def add_benchmark_command(sub: argparse._SubParsersAction) -> None:
         "--study",
         default="reports/noise_study.json",
         help="noise study JSON for the card's reference scores ('' for none)",
+    )
+    export.add_argument(
+        "--push-to-hub",
+        metavar="REPO",
+        help="also upload DIR (card, LICENSE.md, Parquet files; not disk/) to this Hugging "
+        "Face Hub dataset repo (USER/NAME), created if needed; needs a token (hf auth login)",
     )
     export.set_defaults(func=_benchmark_export)
 

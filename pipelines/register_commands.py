@@ -1,6 +1,7 @@
 """`capo register` and `capo models`: GTO version and stage tags of the packaged model.
 
     capo register --version v1.2.0 --stage staging     # after `dvc repro` and a commit
+    capo register --version v1.2.0 --push-to-hub USER/NAME   # also upload it to the Hub
     capo models                                        # versions, stages, metrics
 
 The register stage (pipelines/register.py) gates and packages the model; these commands
@@ -15,8 +16,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from capo.errors import CapoError
 from capo_pipelines._stage import output, tool
+from capo_pipelines.hub import check_push, push_folder
 from capo_pipelines.models.registry import apply_gate
 from capo_pipelines.params import load_params
 
@@ -30,6 +34,8 @@ def register(args: argparse.Namespace) -> int:
             "the working tree has uncommitted changes: commit them first, so the "
             "registered version points at the code, params and dvc.lock it used"
         )
+    if args.push_to_hub:
+        check_push(args.push_to_hub)  # no token: one line before any tag is made
     gate = load_params(args.params).register
     _, table = apply_gate(gate, Path(args.metrics))
     name = gate.name
@@ -39,6 +45,10 @@ def register(args: argparse.Namespace) -> int:
             f"the register stage is not up to date ({status}): run `dvc repro` "
             "and commit dvc.lock first"
         )
+    if args.push_to_hub:  # before the tags, so a failed upload leaves no version behind
+        package = Path(args.package) if args.package else artifact_path(name)
+        push_folder(package, args.push_to_hub, "model", message=f"{name} {args.version}")
+        print(f"pushed {package} to https://huggingface.co/{args.push_to_hub}")
     print(output([tool("gto"), "register", name, "--version", args.version]).strip())
     if args.stage:
         print(
@@ -50,6 +60,17 @@ def register(args: argparse.Namespace) -> int:
         print(output([tool("dvc"), "push", "register"]).strip())
     print(f"{name} {args.version} registered; gate:\n{table}")
     return 0
+
+
+def artifact_path(name: str, dvc_yaml: Path = Path("dvc.yaml")) -> Path:
+    """The package folder of artifact ``name``: dvc.yaml's ``artifacts.<name>.path``."""
+    try:
+        doc = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}
+        return Path(doc["artifacts"][name]["path"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
+        raise CapoError(
+            f"{dvc_yaml}: no artifacts.{name}.path (the package to push); give --package DIR"
+        ) from err
 
 
 def models(args: argparse.Namespace) -> int:
@@ -78,11 +99,20 @@ def add_register_command(subparsers: argparse._SubParsersAction) -> None:
         help="record a gated model version (and stage) as GTO git tags",
         description="Check the promotion gate and a clean working tree, then create the GTO "
         "tags <name>@<version> and, with --stage, <name>#<stage>. Run `dvc repro` and commit "
-        "first; --push also uploads the package to the DVC remote.",
+        "first; --push also uploads the package to the DVC remote, --push-to-hub REPO to a "
+        "Hugging Face Hub model repo (created if needed; needs a token: hf auth login).",
     )
     parser.add_argument("--version", required=True, help="semantic version, e.g. v1.0.0")
     parser.add_argument("--stage", help="stage to assign, e.g. staging or prod")
     parser.add_argument("--push", action="store_true", help="dvc push the registered package")
+    parser.add_argument(
+        "--push-to-hub",
+        metavar="REPO",
+        help="upload the package (card, weights, tokenizer) to this Hub model repo (USER/NAME)",
+    )
+    parser.add_argument(
+        "--package", help="package folder to push (default: dvc.yaml's artifact path)"
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="metrics")
     parser.set_defaults(func=register)

@@ -135,3 +135,33 @@ def copy_worktree(dest: Path) -> Path:
     ):
         subprocess.run(args, cwd=dest, check=True, env=GIT_ENV, capture_output=True)
     return dest
+
+
+@pytest.fixture
+def hub_uploads(monkeypatch):
+    """The Hub client's two upload calls replaced by recorders (the only mock the tests use),
+    and a token in HF_TOKEN. Each upload_folder record lists the files the real call would
+    upload: the folder's files through the Hub client's own allow/ignore pattern filter."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import filter_repo_objects
+
+    calls: list[dict] = []
+
+    def create_repo(self, repo_id, **kwargs):
+        calls.append({"call": "create_repo", "repo_id": repo_id, **kwargs})
+
+    def upload_folder(self, *, repo_id, folder_path, **kwargs):
+        folder = Path(folder_path)
+        paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        files = filter_repo_objects(
+            paths,
+            allow_patterns=kwargs.get("allow_patterns"),
+            ignore_patterns=kwargs.get("ignore_patterns"),
+        )
+        record = {"call": "upload_folder", "repo_id": repo_id, "folder": folder, **kwargs}
+        calls.append({**record, "files": sorted(files)})
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_not_sent_anywhere")
+    return calls

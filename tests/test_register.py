@@ -155,7 +155,8 @@ def test_register_a_version_and_fetch_it_from_a_fresh_clone(repo, tmp_path):
     package = repo / "models/registry/capo-policy"
     card = (package / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
-    assert meta["language"] == ["de", "hi"] and meta["base_model"] == "builtin-tiny"
+    assert meta["language"] == ["de", "hi"] and "base_model" not in meta  # not a Hub id
+    assert "`builtin-tiny`" in card and (package / "LICENSE.md").is_file()
     assert "| hi | 0.700 |" in card
     assert _md5(repo / "data/validated/train.parquet") in card
     _sh(["git", "add", "-A"], repo)
@@ -186,6 +187,31 @@ def test_register_a_version_and_fetch_it_from_a_fresh_clone(repo, tmp_path):
         tmp_path,
     )
     assert _md5(fetched / "model.safetensors") == _md5(repo / "models/capo/model.safetensors")
+
+
+@pytest.mark.slow
+def test_register_push_to_hub_uploads_the_registered_package(repo, hub_uploads, monkeypatch):
+    """`capo register --push-to-hub`: the Hub client's upload calls recorded (hub_uploads)."""
+    from capo.cli import main
+
+    _sh(["dvc", "repro"], repo)
+    _sh(["git", "add", "-A"], repo)
+    _sh(["git", "commit", "-qm", "package"], repo)
+    monkeypatch.chdir(repo)
+    assert main(["register", "--version", "v0.1.0", "--push-to-hub", "someone/capo-policy"]) == 0
+    create, upload = hub_uploads
+    assert (create["repo_id"], create["repo_type"], create["exist_ok"]) == (
+        "someone/capo-policy",
+        "model",
+        True,
+    )
+    assert (upload["repo_id"], upload["repo_type"]) == ("someone/capo-policy", "model")
+    assert upload["folder"] == Path("models/registry/capo-policy")  # dvc.yaml's artifact path
+    assert upload["commit_message"] == "capo-policy v0.1.0"
+    assert {"README.md", "LICENSE.md", "model.safetensors", "config.json"} <= set(upload["files"])
+    assert json.loads(_sh(["gto", "show", "--json"], repo).stdout)["capo-policy"]["version"] == (
+        "v0.1.0"
+    )
 
 
 @pytest.mark.slow

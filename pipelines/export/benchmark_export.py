@@ -8,6 +8,7 @@
 writes, under the folder:
 
 - ``README.md``: the dataset card (YAML metadata, then prose; pipelines/export/dataset_card.py);
+- ``LICENSE.md``: the licenses of the sources, which the card's ``license_link`` names;
 - ``data/{train,validation,test}-00000-of-00001.parquet``: the preference pairs, the config
   ``pairs`` (the default), which ``datasets.load_dataset(folder)`` reads through the card;
 - ``sft/train-00000-of-00001.parquet``: the clean SFT demonstrations, the config ``sft``;
@@ -174,7 +175,7 @@ def export_benchmark(
     JSON (reports/noise_study.json) for the card's reference scores; None leaves them out.
     Returns the export's summary (settings, split sizes), which the card is written from.
     """
-    from capo_pipelines.export.dataset_card import dataset_card
+    from capo_pipelines.export.dataset_card import LICENSE_FILE, dataset_card, license_document
 
     bench = benchmark_settings(params, regime)
     seed = params.seed if seed is None else seed
@@ -213,6 +214,7 @@ def export_benchmark(
         "flipped": sum(bool(r["label_flipped"]) for r in rows),
     }
     (out / "README.md").write_text(dataset_card(summary, study), encoding="utf-8")
+    (out / LICENSE_FILE).write_text(license_document(summary), encoding="utf-8")
     return summary
 
 

@@ -1,11 +1,14 @@
 """The dataset card (README.md) of an exported benchmark, in the Hugging Face card format.
 
     card = dataset_card(summary, study)   # summary: benchmark_export.export_benchmark's
+    license_document(summary)             # LICENSE.md, which the card's license_link names
     reference_rows(study)                 # the reference-score table's cells, from the study
 
-The card is YAML metadata (languages, license, configs with their data files, task
-categories, size category) followed by Markdown. Every number in it comes from ``summary``
-(the export itself) or ``study`` (the committed noise study JSON); nothing is typed in here.
+The card is huggingface_hub's DatasetCard: metadata (DatasetCardData: languages, license with
+license_name and license_link, configs with their data files, task categories, size category,
+creators; values from the Hub's documented lists, checked by tests/test_hub_cards.py) followed
+by Markdown. Every number in it comes from ``summary`` (the export itself) or ``study`` (the
+committed noise study JSON); nothing is typed in here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,18 @@ from typing import Any
 
 import yaml
 
-__all__ = ["GROUND_TRUTH", "LANGUAGE_NAMES", "dataset_card", "reference_rows", "size_category"]
+__all__ = [
+    "GROUND_TRUTH",
+    "LANGUAGE_NAMES",
+    "LICENSE_FILE",
+    "LICENSE_NAME",
+    "SIZE_CATEGORIES",
+    "card_data",
+    "dataset_card",
+    "license_document",
+    "reference_rows",
+    "size_category",
+]
 
 LANGUAGE_NAMES = {  # language: (English name, script)
     "en": ("English", "Latin"),
@@ -58,24 +72,49 @@ _SOURCES = {  # task family: where its answers come from
 _CLDR = "Unicode CLDR (Unicode License v3) via Babel (BSD-3-Clause)"
 
 
+# The Hub's size_categories (huggingface_hub's DatasetCardData), by upper bound of the rows.
+SIZE_CATEGORIES = (
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+)
+LICENSE_NAME = "capo-benchmark-sources"  # license: other, its id on the Hub
+LICENSE_FILE = "LICENSE.md"  # the card's license_link: a file of the export
+
+
 def size_category(n: int) -> str:
-    """The Hugging Face ``size_categories`` tag for ``n`` rows."""
-    for limit, tag in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+    """The Hugging Face ``size_categories`` value for ``n`` rows."""
+    for limit, tag in SIZE_CATEGORIES:
         if n < limit:
             return tag
-    return "100K<n<1M" if n < 1_000_000 else "n>1M"
+    return "n>1T"
 
 
-def _metadata(summary: dict[str, Any]) -> str:
-    meta = {
-        "pretty_name": "capo multilingual preference benchmark",
-        "language": summary["languages"],
-        "license": "other",
-        "license_name": "capo-benchmark-sources",
-        "task_categories": ["text-generation"],
-        "tags": ["preference", "dpo", "label-noise", "multilingual", "synthetic", "trl"],
-        "size_categories": [size_category(sum(summary["sizes"].values()))],
-        "configs": [
+def card_data(summary: dict[str, Any]) -> Any:
+    """The card's metadata as huggingface_hub's DatasetCardData."""
+    from huggingface_hub import DatasetCardData
+
+    return DatasetCardData(
+        pretty_name="capo multilingual preference benchmark",
+        language=list(summary["languages"]),
+        license="other",
+        license_name=LICENSE_NAME,
+        license_link=LICENSE_FILE,
+        annotations_creators=["machine-generated"],  # labels and scores: capo's generator
+        language_creators=["machine-generated"],
+        multilinguality=["multilingual" if len(summary["languages"]) > 1 else "monolingual"],
+        size_categories=[size_category(sum(summary["sizes"].values()))],
+        source_datasets=["original"],
+        task_categories=["text-generation"],
+        tags=["preference", "dpo", "label-noise", "multilingual", "synthetic", "trl", "capo"],
+        configs=[
             {
                 "config_name": "pairs",
                 "default": True,
@@ -89,8 +128,29 @@ def _metadata(summary: dict[str, Any]) -> str:
                 "data_files": [{"split": "train", "path": "sft/train-*.parquet"}],
             },
         ],
-    }
-    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    )
+
+
+def _licenses(settings: dict[str, Any]) -> str:
+    """Where the questions and the answers come from, and their licenses (Markdown)."""
+    sources = "\n".join(f"- `{t}`: {_SOURCES.get(t, _CLDR)}" for t in settings["tasks"] or [])
+    if not settings["tasks"]:
+        sources = f"- `number_words`: {_SOURCES['number_words']}\n- other task families: {_CLDR}"
+    elif set(settings["tasks"]) <= set(_SOURCES):
+        sources += f"\n- (the task families not in this export use {_CLDR})"
+    return (
+        "The questions, prompts and generator are capo's (Apache-2.0). "
+        f"The answers come from:\n\n{sources}\n"
+    )
+
+
+def license_document(summary: dict[str, Any]) -> str:
+    """LICENSE_FILE: the licenses the card's ``license: other`` stands for."""
+    return (
+        f"# License: {LICENSE_NAME}\n\n"
+        "The capo multilingual preference benchmark has no single license: "
+        f"{_licenses(summary['settings'])}"
+    )
 
 
 def _f(x: float | None) -> str:
@@ -175,7 +235,8 @@ generation accuracy is the share of test questions whose greedy answer matches t
 
 
 def dataset_card(summary: dict[str, Any], study: dict[str, Any] | None = None) -> str:
-    """The README.md of an export: YAML metadata, then the card's sections."""
+    """The README.md of an export: huggingface_hub's DatasetCard with card_data's metadata,
+    then the card's sections."""
     settings = summary["settings"]
     sizes, per_lang = summary["sizes"], summary["per_language"]
     splits = list(sizes)
@@ -194,11 +255,6 @@ def dataset_card(summary: dict[str, Any], study: dict[str, Any] | None = None) -
     )
     columns = _table(["column", "meaning", "training may read it"], [list(c) for c in _COLUMNS])
     tasks = settings["tasks"] or sorted(set(_SOURCES) | {"(all task families)"})
-    sources = "\n".join(f"- `{t}`: {_SOURCES.get(t, _CLDR)}" for t in settings["tasks"] or [])
-    if not settings["tasks"]:
-        sources = f"- `number_words`: {_SOURCES['number_words']}\n- other task families: {_CLDR}"
-    elif set(settings["tasks"]) <= set(_SOURCES):
-        sources += f"\n- (the task families not in this export use {_CLDR})"
     noise_by_language = ", ".join(
         f"{lang} {rate}" for lang, rate in sorted((settings["noise_by_language"] or {}).items())
     )
@@ -208,10 +264,7 @@ def dataset_card(summary: dict[str, Any], study: dict[str, Any] | None = None) -
         allow_unicode=True,
     )
     regime = f" --regime {summary['regime']}" if summary["regime"] else ""
-    return f"""---
-{_metadata(summary)}---
-
-# capo multilingual preference benchmark
+    body = f"""# capo multilingual preference benchmark
 
 A learnable multilingual preference task with graded rejections, annotation scores and
 controlled label noise whose truth is recorded. Every pair asks a short question with one
@@ -302,10 +355,7 @@ lm_eval --include_path $(python -c "import capo_pipelines.lm_eval_tasks as t; pr
 
 ## Licenses
 
-The questions, prompts and generator are capo's (Apache-2.0). The answers come from:
-
-{sources}
-
+`license: other`, named `{LICENSE_NAME}` ([{LICENSE_FILE}]({LICENSE_FILE})): {_licenses(settings)}
 ## Reproduce
 
 ```
@@ -317,3 +367,6 @@ with these settings (`ingest.benchmark` of params.yaml, the seed and the validat
 ```yaml
 {exported}```
 """
+    from huggingface_hub import DatasetCard
+
+    return str(DatasetCard(f"---\n{card_data(summary).to_yaml()}\n---\n\n{body}"))

@@ -30,16 +30,22 @@ import yaml
 
 from capo.errors import CapoError
 from capo_pipelines.evaluation.comparison import load_metrics
-from capo_pipelines.params import RegisterParams
+from capo_pipelines.params import BUILTIN_MODEL, RegisterParams
+from capo_pipelines.params.results import UNDECIDED
 
 __all__ = [
+    "LICENSE_FILE",
     "CardInfo",
     "GateCheck",
     "apply_gate",
     "check_dvc_record",
     "gate_checks",
     "gate_table",
+    "hub_model_id",
+    "license_document",
+    "loss_description",
     "model_card",
+    "model_card_data",
     "package_model",
 ]
 
@@ -147,7 +153,7 @@ def apply_gate(gate: RegisterParams, metrics_dir: Path) -> tuple[dict[str, dict]
 @dataclass(frozen=True)
 class CardInfo:
     name: str
-    base_model: str
+    base_model: str  # policy.model: builtin-tiny, a Hub id or a local path
     languages: list[str]
     loss: str  # the registered loss's name (register.loss)
     settings: dict[
@@ -157,8 +163,11 @@ class CardInfo:
     baseline_metrics: dict[str, Any] | None
     data_md5: str  # DVC's md5 of the training data file
     weights_md5: str  # md5 of the packaged model.safetensors
-    license: str = "other"
+    license: str = "other"  # a Hub license id, or other (then license_name, license_link)
     dataset: str = "capo-builtin-multilingual-benchmark"
+    baseline: str = "sigmoid"  # register.baseline: the loss the comparison column shows
+    license_name: str | None = UNDECIDED  # license other: its id
+    license_link: str | None = None  # license other: URL of its text; None: LICENSE_FILE
 
 
 def file_md5(path: Path) -> str:
@@ -170,52 +179,149 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _model_index(info: CardInfo) -> list[dict[str, Any]]:
-    results = [
-        {
-            "task": {"type": "text-generation", "name": "preference alignment"},
-            "dataset": {"name": f"{info.dataset} ({lang})", "type": info.dataset, "split": "test"},
-            "metrics": [
-                {"type": "reward_accuracy", "value": round(v["reward_accuracy"], 4)},
-                {"type": "reward_margin", "value": round(v.get("reward_margin", 0.0), 4)},
-            ],
-        }
-        for lang, v in sorted(info.metrics.get("per_language", {}).items())
+# The model card's metadata (huggingface.co/docs/hub/model-cards; tests/test_hub_cards.py
+# checks every value against the Hub's documented lists).
+PIPELINE_TAG = "text-generation"
+LIBRARY_NAME = "transformers"
+CARD_TAGS = ("capo", "preference-optimization", "dpo", "trl", "multilingual")
+LICENSE_FILE = "LICENSE.md"  # written into the package when license_link is None
+# Metrics of the evaluate stage the card's model-index reports, with their display names.
+CARD_METRICS = {
+    "reward_accuracy": "Reward accuracy",
+    "reward_margin": "Reward margin",
+    "generation_accuracy": "Generation accuracy",
+    "language_fidelity": "Language fidelity",
+}
+_LOSS_NAMES = {
+    "capo": "CAPO (Confidence-Aware Preference Optimization, arXiv:2511.07691)",
+    "sigmoid": "DPO (TRL's `sigmoid` loss)",
+}
+
+
+def loss_description(loss: str) -> str:
+    """How the card names a loss: CAPO only for capo, DPO for TRL's sigmoid, else its name."""
+    return _LOSS_NAMES.get(loss, f"the `{loss}` preference loss")
+
+
+def hub_model_id(model: str) -> str | None:
+    """``model`` when it is a Hub model id; None for builtin-tiny, a local path or a file."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if (
+        model == BUILTIN_MODEL
+        or model.startswith((".", "/", "~"))
+        or model.count("/") > 1
+        or Path(model).exists()
+    ):
+        return None
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        return None
+    return model
+
+
+def _eval_results(info: CardInfo) -> list[Any]:
+    """One EvalResult per metric: over all languages, then per language (the language is the
+    dataset config, as in the Hub's multilingual results, so each is its own model-index row)."""
+    from huggingface_hub import EvalResult
+
+    scopes = [(None, info.metrics.get("overall", {}))]
+    scopes += sorted(info.metrics.get("per_language", {}).items())
+    return [
+        EvalResult(
+            task_type=PIPELINE_TAG,
+            task_name="Preference alignment",
+            dataset_type=info.dataset,
+            dataset_name=f"{info.dataset} test split ({lang or 'all languages'})",
+            dataset_config=lang,
+            dataset_split="test",
+            metric_type=key,
+            metric_name=label,
+            metric_value=round(float(values[key]), 4),
+        )
+        for lang, values in scopes
+        for key, label in CARD_METRICS.items()
+        if values.get(key) is not None
     ]
-    return [{"name": info.name, "results": results}]
+
+
+def model_card_data(info: CardInfo) -> Any:
+    """The card's metadata as huggingface_hub's ModelCardData (base_model only for a Hub id)."""
+    from huggingface_hub import ModelCardData
+
+    custom = info.license == "other"
+    return ModelCardData(
+        language=list(info.languages),
+        license=info.license,
+        license_name=info.license_name if custom else None,
+        license_link=(info.license_link or LICENSE_FILE) if custom else None,
+        library_name=LIBRARY_NAME,
+        pipeline_tag=PIPELINE_TAG,
+        base_model=hub_model_id(info.base_model),
+        tags=list(CARD_TAGS),
+        model_name=info.name,
+        eval_results=_eval_results(info),
+    )
+
+
+def _policy_name(model: str) -> str:
+    hub_id = hub_model_id(model)
+    if hub_id:
+        return f"the Hub model [`{hub_id}`](https://huggingface.co/{hub_id})"
+    if model == BUILTIN_MODEL:
+        return f"capo's built-in tiny Llama (`{BUILTIN_MODEL}`)"
+    return f"the local model `{model}`"
+
+
+def _starting_policy(model: str) -> str:
+    if hub_model_id(model):
+        return f"{_policy_name(model)} (`base_model`)"
+    if model == BUILTIN_MODEL:
+        return (
+            f"{_policy_name(model)}, built and trained from scratch by the pipeline; it is not "
+            "on the Hub, so the metadata names no `base_model`"
+        )
+    return f"{_policy_name(model)}, not a Hub id, so the metadata names no `base_model`"
 
 
 def model_card(info: CardInfo) -> str:
-    """README.md with Hugging Face YAML metadata and the per-language metrics."""
-    meta = {
-        "language": info.languages,
-        "license": info.license,
-        "base_model": info.base_model,
-        "datasets": [info.dataset],
-        "library_name": "transformers",
-        "tags": ["capo", "preference-optimization", "dpo", "trl", "multilingual"],
-        "model-index": _model_index(info),
-    }
+    """README.md: huggingface_hub's ModelCard, the metadata of model_card_data, the metrics
+    per language against the configured baseline, and how it was trained."""
+    from huggingface_hub import ModelCard
+
     base = (info.baseline_metrics or {}).get("per_language", {})
+    nan = float("nan")
     rows = [
-        f"| {lang} | {v['reward_accuracy']:.3f} | {v.get('reward_margin', float('nan')):.3f} "
-        f"| {base.get(lang, {}).get('reward_accuracy', float('nan')):.3f} |"
+        f"| {lang} | {v['reward_accuracy']:.3f} | {v.get('reward_margin', nan):.3f} "
+        f"| {base.get(lang, {}).get('reward_accuracy', nan):.3f} |"
         for lang, v in sorted(info.metrics.get("per_language", {}).items())
     ]
+    overall = f"Overall reward accuracy: {info.metrics['overall']['reward_accuracy']:.4f}"
+    if info.baseline_metrics:
+        baseline_acc = info.baseline_metrics["overall"]["reward_accuracy"]
+        overall += f" (baseline `{info.baseline}`: {baseline_acc:.4f})"
     settings = ", ".join(f"{key}={value}" for key, value in info.settings.items())
+    if info.license != "other":
+        license_text = f"`{info.license}`."
+    elif info.license_link:
+        license_text = f"`{info.license_name}`: {info.license_link}"
+    else:
+        license_text = f"`{info.license_name}`: see [{LICENSE_FILE}]({LICENSE_FILE})."
     body = [
         f"# {info.name}",
         "",
-        f"A policy aligned with {info.loss.upper()} (Confidence-Aware Preference Optimization, "
-        f"arXiv:2511.07691) by the capo pipeline, from `{info.base_model}`.",
+        f"A policy aligned with {loss_description(info.loss)} by the capo pipeline.",
+        f"Starting policy: {_starting_policy(info.base_model)}.",
         "",
         "## Test metrics per language",
         "",
-        "| language | reward accuracy | reward margin | DPO reward accuracy |",
+        f"| language | reward accuracy | reward margin | `{info.baseline}` reward accuracy |",
         "|---|---|---|---|",
         *rows,
         "",
-        f"Overall reward accuracy: {info.metrics['overall']['reward_accuracy']:.4f}",
+        overall,
         "",
         "## Training",
         "",
@@ -225,9 +331,34 @@ def model_card(info: CardInfo) -> str:
         "- code: the git commit whose dvc.lock records this package (`git log -- dvc.lock`);",
         "  the card names no commit itself, so reproducing it gives the same bytes",
         "",
+        "## License",
+        "",
+        license_text,
+        "",
     ]
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    return f"---\n{front}---\n\n" + "\n".join(body)
+    content = f"---\n{model_card_data(info).to_yaml()}\n---\n\n" + "\n".join(body)
+    return str(ModelCard(content))
+
+
+def license_document(info: CardInfo) -> str | None:
+    """LICENSE_FILE's text when the card links to it (license other without a link), else None."""
+    if info.license != "other" or info.license_link:
+        return None
+    return "\n".join(
+        [
+            f"# License of {info.name}: {info.license_name}",
+            "",
+            "No license has been chosen for this model yet. capo's params.yaml sets",
+            f"`register.license: other` with `license_name: {info.license_name}`, a placeholder",
+            "until its maintainers choose one: a license id of",
+            "https://huggingface.co/docs/hub/repositories-licenses in `register.license`, or",
+            "`license_name` and `license_link` for another license.",
+            "",
+            f"The weights derive from the starting policy, {_policy_name(info.base_model)},",
+            "and from the training data; their licenses are theirs.",
+            "",
+        ]
+    )
 
 
 def package_model(model_dir: Path, out_dir: Path, card: str) -> list[Path]:

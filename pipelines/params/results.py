@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from capo_pipelines.params.parse import Fraction, NonNegative, Positive, PositiveInt, Range
 
-__all__ = ["CompareParams", "EvaluateParams", "RegisterParams"]
+__all__ = ["UNDECIDED", "CompareParams", "EvaluateParams", "RegisterParams"]
+
+UNDECIDED = "undecided"  # register.license_name while no license is chosen for the model
+_LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,31 @@ class RegisterParams:
     min_reward_accuracy: Fraction = 0.5  # minimum overall test reward accuracy
     language_floor: Fraction = 0.3  # no language's reward accuracy below this
     min_gain_over_baseline: Annotated[float, Range(ge=-1, le=1)] = 0.0  # over the baseline
-    license: str = "other"  # model-card license field (placeholder until decided)
+    # The model card's license: a license id of the Hub (huggingface.co/docs/hub/
+    # repositories-licenses), or "other" with license_name (and license_link) for another one.
+    license: str = "other"
+    license_name: str | None = None  # license other: its id ([a-z0-9.-]); null = "undecided"
+    license_link: str | None = None  # license other: URL of its text; null = LICENSE.md
+
+    def __post_init__(self) -> None:
+        if self.license != "other":
+            if self.license_name is not None or self.license_link is not None:
+                raise ValueError(
+                    f"license_name must be null unless license is other (license: {self.license})"
+                )
+            return
+        if self.license_name is None:
+            object.__setattr__(self, "license_name", UNDECIDED)
+        if not _LICENSE_NAME.fullmatch(self.license_name):
+            raise ValueError(
+                "license_name must be lowercase letters, digits, '-' and '.', e.g. "
+                f"my-license-1.0 (got {self.license_name!r})"
+            )
+        if self.license_link is None and self.license_name != UNDECIDED:
+            raise ValueError(
+                f"license_link must be set for license_name {self.license_name!r}: the URL of "
+                f"its text (only license_name {UNDECIDED!r} gets capo's own LICENSE.md)"
+            )
 
 
 @dataclass(frozen=True)
