@@ -17,6 +17,7 @@ from huggingface_hub import ModelCard
 
 from capo.cli import main
 from capo.errors import EXIT_INPUT, EXIT_USAGE
+from tests.conftest import dvc_bin, git_dvc_repo
 from tests.test_register import _metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,7 @@ def test_benchmark_export_pushes_the_card_license_and_parquet_files(tmp_path, hu
 
 
 def _stage_folder(root: Path, make_tiny_model, tiny_tokenizer) -> Path:
+    git_dvc_repo(root, {})  # register checks the model against DVC's record of it
     gate = {"min_reward_accuracy": 0.6, "language_floor": 0.5, "min_gain_over_baseline": 0.02}
     (root / "params.yaml").write_text(yaml.safe_dump({"register": gate}), encoding="utf-8")
     (root / "metrics").mkdir()
@@ -67,6 +69,7 @@ def _stage_folder(root: Path, make_tiny_model, tiny_tokenizer) -> Path:
     tiny_tokenizer.save_pretrained(root / "models" / "capo")
     (root / "data").mkdir()
     pd.DataFrame({"id": ["a"], "prompt": ["p"]}).to_parquet(root / "data/train.parquet")
+    subprocess.run([dvc_bin(), "add", "-q", "models/capo"], cwd=root, check=True)
     return root
 
 
