@@ -14,7 +14,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, EXIT_USAGE, CapoError
 
 __all__ = ["build_parser", "main"]
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     command = _command(argv)
     if command and not list(entry_points(group="capo.commands")):
         print(f"capo: error: {command!r}: no such command here. {WORKFLOW_HINT}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         args = build_parser(_command(argv)).parse_args(argv)
         return int(args.func(args) or 0)
@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             "workflow: pip install -e ./pipelines (in capo's repository)",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     except CapoError as err:  # ParamsError included
         print(f"capo {_command(argv)}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":
