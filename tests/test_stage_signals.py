@@ -187,9 +187,10 @@ def test_a_stopped_study_leaves_no_server_or_worker_behind(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
         text = log.read_text()
+        left = _left(tree, within=30)
+        assert not left, f"left running after {trial}: {left}\n{text[-3000:]}"
         assert proc.returncode == 143, text[-3000:]
         assert "study: stopping (SIGTERM)" in text
-        assert not _left(tree, within=30), f"after {trial}:\n{text[-3000:]}"
     finally:
         if proc.poll() is None:
             proc.kill()
