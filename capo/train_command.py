@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from capo.errors import EXIT_USAGE
+
 __all__ = ["load_pairs", "main", "make_parser", "register"]
 
 _FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     script_args, training_args, model_args = parser.parse_args_and_config(args)
     if not script_args.dataset_name:
         parser.error("--dataset_name is required (a Hub id, a local folder or a file)")
@@ -112,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """`capo train`, a core subcommand: its arguments are TRL's, parsed by TrlParser."""
+    """train CAPO on a preference dataset, as `trl dpo` does
+
+    `capo train`, a core subcommand: its arguments are TRL's, parsed by TrlParser (the first
+    docstring line is what the lazy `capo --help` shows)."""
     cmd = subparsers.add_parser(
         "train",
         help="train CAPO on a preference dataset, as `trl dpo` does",

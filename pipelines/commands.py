@@ -60,7 +60,10 @@ def _benchmark_export(args: argparse.Namespace) -> int:
 
 
 def add_benchmark_command(sub: argparse._SubParsersAction) -> None:
-    """`capo benchmark export`."""
+    """export the built-in benchmark as a Hugging Face dataset
+
+    `capo benchmark export`; the first line is its help in `capo --help` (capo/cli.py).
+    """
     bench = sub.add_parser(
         "benchmark",
         help="export the built-in benchmark as a Hugging Face dataset",
@@ -100,7 +103,10 @@ def add_benchmark_command(sub: argparse._SubParsersAction) -> None:
 
 
 def add_check_params_command(sub: argparse._SubParsersAction) -> None:
-    """`capo check-params [PATH]`."""
+    """validate params.yaml and print the settings
+
+    `capo check-params [PATH]`; the first line is its help in `capo --help` (capo/cli.py).
+    """
     check = sub.add_parser(
         "check-params",
         help="validate params.yaml and print the settings",
@@ -112,7 +118,11 @@ def add_check_params_command(sub: argparse._SubParsersAction) -> None:
 
 
 def add_generate_command(sub: argparse._SubParsersAction) -> None:
-    """`capo generate` (capo_pipelines.evaluation.samples)."""
+    """greedy answers of models side by side, on the test prompts
+
+    `capo generate` (capo_pipelines.evaluation.samples); the first line is its help in
+    `capo --help` (capo/cli.py).
+    """
     from capo_pipelines.evaluation import samples
 
     samples.add_command(sub)

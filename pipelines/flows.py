@@ -30,7 +30,7 @@ from dvc.utils.hydra import apply_overrides
 from prefect import flow, get_run_logger, runtime, task
 
 from capo.errors import CapoError
-from capo_pipelines._stage import tool, tool_env
+from capo_pipelines._stage import clean_exit, tool, tool_env
 from capo_pipelines.experiment import experiment_workspace, save_experiment
 from capo_pipelines.flow_artifacts import publish_artifacts
 from capo_pipelines.serve import add_serve_command, load_deployment
@@ -187,4 +187,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with clean_exit("capo-pipeline"):  # SIGTERM: exit 143, nothing it started left running
+        main()

@@ -182,7 +182,11 @@ def report(args: argparse.Namespace) -> int:
 
 
 def add_report_command(subparsers: argparse._SubParsersAction) -> None:
-    """Plug `report` into the `capo` command (entry point group ``capo.commands``)."""
+    """what this branch changes in params and metrics, for a pull request
+
+    Plugs `report` into the `capo` command (entry point group ``capo.commands``); the first
+    line is its help in `capo --help`, read without importing this module (capo/cli.py).
+    """
     parser = subparsers.add_parser(
         "report",
         help="what this branch changes in params and metrics, for a pull request",

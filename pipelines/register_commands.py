@@ -94,6 +94,10 @@ def models(args: argparse.Namespace) -> int:
 
 
 def add_register_command(subparsers: argparse._SubParsersAction) -> None:
+    """record a gated model version (and stage) as GTO git tags
+
+    `capo register`; the first line is its help in `capo --help` (capo/cli.py).
+    """
     parser = subparsers.add_parser(
         "register",
         help="record a gated model version (and stage) as GTO git tags",
@@ -119,6 +123,10 @@ def add_register_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_models_command(subparsers: argparse._SubParsersAction) -> None:
+    """list registered versions, stages, metrics
+
+    `capo models`; the first line is its help in `capo --help` (capo/cli.py).
+    """
     parser = subparsers.add_parser("models", help="list registered versions, stages, metrics")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--metrics", default="metrics")

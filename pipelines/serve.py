@@ -63,7 +63,11 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
-    """Plug `serve` into the `capo` command (entry point group ``capo.commands``)."""
+    """run the pipeline on prefect.yaml's schedule in this process (no worker)
+
+    Plugs `serve` into the `capo` command (entry point group ``capo.commands``); the first
+    line is its help in `capo --help`, read without importing this module (capo/cli.py).
+    """
     parser = subparsers.add_parser(
         "serve",
         help="run the pipeline on prefect.yaml's schedule in this process (no worker)",

@@ -130,10 +130,10 @@ def _prefect_api() -> Iterator[str]:
         return
     # a server for this run only: no telemetry heartbeat (offline machines; it also raced
     # the first flow run for the new SQLite database, "database is locked")
-    with temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}):
-        server = SubprocessASGIServer()
-        server.start()
-    try:
+    server = SubprocessASGIServer()
+    try:  # stopped however this ends, a SIGTERM during start() included (capo_pipelines._stage)
+        with temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+            server.start()
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:

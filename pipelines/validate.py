@@ -4,7 +4,7 @@
         --out data/validated --reports reports
 
 Writes accepted train/test and quarantine Parquet, reports/validation.json and Data Docs
-under reports/data_docs, then exits 2 with a summary if the gate fails.
+under reports/data_docs, then exits 3 (bad input) with a summary if the gate fails.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Validate the pairs, write accepted, quarantined and reports; exit 2 if the gate fails."""
+    """Validate the pairs, write accepted, quarantined and reports; exit 3 if the gate fails."""
     args = parse_args(argv)
     # per-store and per-function chatter, much of it logged while GX is imported
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, CapoError
 from capo_pipelines.data import PAIR_SCHEMA, QUARANTINE_SCHEMA, run_ingest
 from capo_pipelines.params import BenchmarkParams, IngestParams, SourceParams
 
@@ -183,7 +183,7 @@ def test_hf_hub_dataset_offline_is_a_clear_error(tmp_path, monkeypatch):
         ingest(tmp_path, src)
 
 
-def test_stage_exits_2_with_one_line_on_bad_input(tmp_path, capsys):
+def test_stage_exits_3_with_one_line_on_bad_input(tmp_path, capsys):
     from capo_pipelines._stage import run_stage
     from capo_pipelines.ingest import main
 
@@ -192,7 +192,7 @@ def test_stage_exits_2_with_one_line_on_bad_input(tmp_path, capsys):
     argv = ["--params", str(params), "--out", str(tmp_path / "o")]
     with pytest.raises(SystemExit) as exit_info:
         run_stage("ingest", lambda: main(argv))
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == EXIT_INPUT
     err = capsys.readouterr().err
     assert "ingest: error: missing.jsonl: source 'x': file not found" in err
     assert "Traceback" not in err
@@ -206,5 +206,5 @@ def test_stage_command_rejects_unknown_params_keys(tmp_path):
          "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == EXIT_INPUT and "Traceback" not in proc.stderr
     assert "params.yaml: ingest.test_fractoin: unknown key" in proc.stderr

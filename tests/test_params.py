@@ -4,6 +4,7 @@ names the file, the dotted key (or line and column) and the problem."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -12,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, CapoError
 from capo_pipelines.params import Params, ParamsError, load_params, parse_section
 from capo_pipelines.params.parse import FlipRate, PositiveInt, Range
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pythonpath() -> str:
+    """This checkout first, then an inherited PYTHONPATH (a worktree's capo_pipelines)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.mark.parametrize(
@@ -157,9 +163,9 @@ def test_commands_print_the_error_first_on_one_line(tmp_path, text, first_line):
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            env={"PYTHONPATH": _pythonpath(), "PATH": "/usr/bin:/bin"},
         )
-        assert proc.returncode == 2, proc.stderr
+        assert proc.returncode == EXIT_INPUT, proc.stderr
         assert first_line in proc.stderr.splitlines()[0] and "Traceback" not in proc.stderr
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, CapoError
 from capo_pipelines.models.logps import tokenize_pairs
 from capo_pipelines.models.reproducible import LOAD_TIME_KEYS
 from capo_pipelines.models.sft import (
@@ -145,13 +145,13 @@ def test_bad_model_paths_are_capo_errors(tmp_path, make_tiny_model):
         load_pretrained(str(legacy))
 
 
-def test_stage_exits_2_without_traceback(tmp_path):
+def test_stage_exits_3_without_traceback(tmp_path):
     pairs_frame(4).to_parquet(tmp_path / "train.parquet")
     (tmp_path / "params.yaml").write_text(f"policy: {{model: {tmp_path / 'nowhere'}}}\n")
     cmd = [sys.executable, "-m", "capo_pipelines.policy", "--params", str(tmp_path / "params.yaml")]
     cmd += ["--train", str(tmp_path / "train.parquet"), "--out", str(tmp_path / "out")]
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == EXIT_INPUT, done.stderr
     assert "policy: error: no such model directory" in done.stderr
     assert "Traceback" not in done.stderr

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from capo.errors import EXIT_INPUT
 from capo_pipelines.evaluation.metrics import generation_health
 from capo_pipelines.models.registry import CardInfo, gate_checks, model_card
 from capo_pipelines.params import RegisterParams, load_params
@@ -226,7 +227,7 @@ def test_a_failing_gate_registers_nothing(repo):
     _sh(["git", "add", "-A"], repo)
     _sh(["git", "commit", "-qm", "worse"], repo)
     refused = _sh(["capo", "register", "--version", "v0.2.0"], repo, check=False)
-    assert refused.returncode == 2 and "promotion gate failed" in refused.stderr
+    assert refused.returncode == EXIT_INPUT and "promotion gate failed" in refused.stderr
     assert _sh(["git", "tag"], repo).stdout == ""
 
 
@@ -234,7 +235,7 @@ def test_a_failing_gate_registers_nothing(repo):
 def test_register_refuses_a_dirty_working_tree(repo):
     (repo / "params.yaml").write_text("register: {}\n")
     refused = _sh(["capo", "register", "--version", "v0.1.0"], repo, check=False)
-    assert refused.returncode == 2 and "uncommitted changes" in refused.stderr
+    assert refused.returncode == EXIT_INPUT and "uncommitted changes" in refused.stderr
 
 
 # ---- the model's bytes against DVC's record -------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from capo.errors import EXIT_INPUT
 from capo_pipelines.reporting.pr import Cell, loss_diffs, other_metrics
 from tests.conftest import GIT_ENV as ENV
 from tests.conftest import ROOT, dvc_bin, git_dvc_repo
@@ -235,7 +236,7 @@ def test_report_on_a_bad_revision_is_a_clear_error(two_commits):
         text=True,
         env=ENV,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == EXIT_INPUT
     assert "not a git revision" in proc.stderr and "Traceback" not in proc.stderr
 
 

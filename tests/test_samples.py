@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from capo.cli import main
+from capo.errors import EXIT_INPUT
 from capo_pipelines.evaluation.samples import markdown, pick
 
 
@@ -55,7 +56,7 @@ def test_capo_generate_names_a_missing_input(tmp_path, capsys, missing):
     model, pairs = tmp_path / "m", tmp_path / "p.parquet"
     if missing == "pairs":
         model.mkdir()
-    assert main(["generate", str(model), "--pairs", str(pairs)]) == 2
+    assert main(["generate", str(model), "--pairs", str(pairs)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert err.startswith("capo generate: error: ")
     assert str(model if missing == "model" else pairs) in err

@@ -18,7 +18,7 @@ import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, CapoError
 from capo.settings import LossSettings
 from capo_pipelines.data.contract import join_reference
 from capo_pipelines.models.checkpoints import checkpoint_problem, resume_checkpoint
@@ -308,13 +308,13 @@ def test_lora_trains_adapters_and_saves_merged_weights(workspace):
     assert changed and all("_proj" in k and "mlp" not in k for k in changed)
 
 
-def test_bad_inputs_exit_2_naming_the_problem(workspace, capsys):
+def test_bad_inputs_exit_3_naming_the_problem(workspace, capsys):
     from capo_pipelines._stage import run_stage
 
     params = write_params(workspace)
     with pytest.raises(SystemExit) as exit_info:
         run_stage("train", lambda: main(stage_args(workspace, "hinge", "bad", params)))
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == EXIT_INPUT
     assert "loss 'hinge' is not in params train.losses" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run_stage("train", lambda: main(stage_args(workspace, "dpo", "bad", params)))

@@ -1,4 +1,4 @@
-"""validate stage entry point: outputs, Data Docs that work offline, exit 2 on a failed gate."""
+"""validate stage entry point: outputs, Data Docs that work offline, exit 3 on a failed gate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from capo.errors import CapoError
+from capo.errors import EXIT_INPUT, CapoError
 from capo_pipelines.validate import main
 from capo_pipelines.validation.docs import ASSET_DIR
 from tests.validate_data import clean_pairs
@@ -117,9 +117,12 @@ def test_missing_input_is_a_capo_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
+def test_entry_point_exits_3_with_summary_and_no_traceback(tmp_path):
     args = _write_inputs(tmp_path, _hostile(), min_rows=3)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "capo_pipelines.validate", *args],
         cwd=ROOT,
@@ -129,7 +132,7 @@ def test_entry_point_exits_2_with_summary_and_no_traceback(tmp_path):
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == EXIT_INPUT, proc.stderr
     (error,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("validate: error:")]
     verdict = "validation failed: 27 rows read, 24 accepted, 3 quarantined"
     assert error == f"validate: error: {tmp_path / 'pairs'}: {verdict}"  # input, then verdict
