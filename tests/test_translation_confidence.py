@@ -4,9 +4,12 @@ translation_confidence; min_confidence quarantine and the report. Models built i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
+from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import pyarrow.parquet as pq
@@ -17,7 +20,12 @@ from transformers import GenerationMixin
 
 from capo_pipelines.data import run_ingest
 from capo_pipelines.data.translate import Translator
-from capo_pipelines.data.translate_cache import TranslationCache, cache_key
+from capo_pipelines.data.translate_cache import (
+    KEY_VERSION,
+    TranslationCache,
+    cache_key,
+    model_revision,
+)
 from capo_pipelines.data.translate_causal import INSTRUCTION
 from capo_pipelines.data.translation_quality import (
     INSTRUCTION_MARKERS,
@@ -152,20 +160,92 @@ def test_cache_hit_keeps_the_logprob_and_translates_nothing(tmp_path, m2m):
 
 def test_an_old_cache_entry_without_logprob_is_translated_once_more(tmp_path, m2m):
     params = TranslationParams(model=m2m, max_new_tokens=8, cache_dir=str(tmp_path))
+    tr = Translator(params)
+    key = cache_key(m2m, "en", "de", "the month", tr.settings(m2m))
     path = TranslationCache(tmp_path, m2m).path
     with sqlite3.connect(path) as db:  # the table as it was before log-probs were stored
         db.execute("DROP TABLE t")
         db.execute("CREATE TABLE t (key TEXT PRIMARY KEY, output TEXT)")
-        db.execute("INSERT INTO t VALUES (?, ?)", (cache_key(m2m, "en", "de", "the month"), "x"))
-    tr = Translator(params)
+        db.execute("INSERT INTO t VALUES (?, ?)", (key, "x"))
     calls = spy_generate(tr, m2m)
     out = tr.translate_scored(["the month"], "en", "de")
     assert len(calls) == 1 and out[0].text != "x" and out[0].logprob < 0
     cache = TranslationCache(tmp_path, m2m)
-    assert list(cache.get_many([cache_key(m2m, "en", "de", "the month")]).values()) == [
-        tuple(out[0])
-    ]
+    assert list(cache.get_many([key]).values()) == [tuple(out[0])]
     cache.close()
+
+
+def _translated_afresh(params: TranslationParams, m2m: str, texts: list[str]) -> bool:
+    """Whether a new Translator with ``params`` runs the model on ``texts`` (a cache miss)."""
+    tr = Translator(params)
+    calls = spy_generate(tr, m2m)
+    tr.translate_scored(texts, "en", "de")
+    assert tr.stats["translated"] + tr.stats["cached"] == len(texts)
+    return bool(calls)
+
+
+def test_a_changed_generation_setting_misses_the_cache_the_same_settings_hit(tmp_path, m2m):
+    params = TranslationParams(model=m2m, max_new_tokens=8, cache_dir=str(tmp_path))
+    texts = ["which day comes after monday"]
+    assert _translated_afresh(params, m2m, texts)  # an empty cache
+    assert not _translated_afresh(params, m2m, texts)  # same settings: a hit
+    assert _translated_afresh(replace(params, num_beams=2), m2m, texts)
+    assert _translated_afresh(replace(params, max_new_tokens=9), m2m, texts)
+    assert not _translated_afresh(replace(params, num_beams=2), m2m, texts)  # now cached too
+    assert not _translated_afresh(replace(params, batch_size=3), m2m, texts)  # changes no output
+    # the device type is part of the key (CPU and GPU can decode differently)
+    cpu, gpu = (Translator(replace(params, device=d)).settings(m2m) for d in ("cpu", "cuda:1"))
+    assert cpu["device"] == "cpu" and gpu["device"] == "cuda"
+    key = cache_key(m2m, "en", "de", texts[0], cpu)
+    assert key != cache_key(m2m, "en", "de", texts[0], gpu)
+    assert key == cache_key(m2m, "en", "de", texts[0], Translator(params).settings(m2m))
+
+
+def test_a_causal_models_key_ignores_num_beams(causal):  # noqa: F811
+    params = TranslationParams(model=causal, max_new_tokens=6)
+    greedy, beams = (Translator(replace(params, num_beams=n)).settings(causal) for n in (1, 4))
+    assert greedy == beams and greedy["decoding"] == "greedy"  # it never uses beam search
+
+
+def test_a_cache_from_before_settings_were_keyed_is_emptied_when_opened(tmp_path, m2m):
+    path = TranslationCache(tmp_path, m2m).path
+    path.unlink()
+    old_key = hashlib.sha1("\0".join((m2m, "en", "de", "the month")).encode()).hexdigest()
+    with sqlite3.connect(path) as db:  # a version-1 file: its keys lack the settings
+        db.execute("CREATE TABLE t (key TEXT PRIMARY KEY, output TEXT, logprob REAL)")
+        db.execute("INSERT INTO t VALUES (?, ?, ?)", (old_key, "x", -0.5))
+    cache = TranslationCache(tmp_path, m2m)
+    assert len(cache) == 0  # dropped: which settings made "x" is unknown
+    cache.put_many({"k": ("y", -0.1)})
+    cache.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == KEY_VERSION
+    cache = TranslationCache(tmp_path, m2m)  # a current file keeps its entries
+    assert cache.get_many(["k"]) == {"k": ("y", -0.1)}
+    cache.close()
+
+
+def _hub_snapshot(cache: Path, repo: str, commit: str) -> None:
+    """A Hub cache entry of ``repo`` whose main branch points at ``commit``."""
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    (folder / "snapshots" / commit).mkdir(parents=True)
+    (folder / "snapshots" / commit / "config.json").write_text('{"model_type": "m2m_100"}')
+    (folder / "refs").mkdir(exist_ok=True)
+    (folder / "refs" / "main").write_text(commit)
+
+
+def test_model_revision_is_the_hub_commit_and_none_for_a_local_folder(tmp_path, m2m):
+    hub = tmp_path / "hub"
+    _hub_snapshot(hub, "capo/tiny-mt", "1" * 40)
+    assert model_revision("capo/tiny-mt", cache_dir=hub) == "1" * 40
+    _hub_snapshot(hub, "capo/tiny-mt", "2" * 40)  # main moved on: a new revision, new keys
+    assert model_revision("capo/tiny-mt", cache_dir=hub) == "2" * 40
+    assert model_revision(str(hub / "models--capo--tiny-mt" / "snapshots" / ("1" * 40))) == (
+        "1" * 40
+    )
+    assert model_revision(m2m) is None  # a local folder: no revision known
+    assert model_revision("capo/not-in-the-cache", cache_dir=hub) is None  # offline, unknown
+    assert Translator(TranslationParams(model=m2m)).settings(m2m)["revision"] is None
 
 
 # --- round trip -----------------------------------------------------------------------------

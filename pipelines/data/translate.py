@@ -12,9 +12,10 @@ steered by a forced first token (`deu_Latn` for NLLB, `__de__` for M2M100), whic
 tokenizer knows. Causal instruct models (HF id, folder, or a local GGUF file such as
 SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh) translate through their chat template
 with a fixed instruction (pipelines/data/translate_causal.py). Texts are deduplicated, looked up
-in the cache, and the misses translated in batches sorted by length, on GPU when present.
-Every output comes with the translator's mean token log-probability of it (``translate_scored``;
-pipelines/data/translation_quality.py), cached with the output.
+in the cache (keyed by the text and every setting that changes its translation:
+``Translator.settings``), and the misses translated in batches sorted by length, on GPU when
+present. Every output comes with the translator's mean token log-probability of it
+(``translate_scored``; pipelines/data/translation_quality.py), cached with the output.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 
 from capo.errors import CapoError
 from capo_pipelines.data.checks import TEXT_FIELDS
-from capo_pipelines.data.translate_cache import TranslationCache, cache_key
+from capo_pipelines.data.translate_cache import TranslationCache, cache_key, model_revision
 from capo_pipelines.data.translate_causal import INSTRUCTION_ID, CausalTranslationModel, is_causal
 from capo_pipelines.data.translation_quality import Translation, mean_logprobs
 from capo_pipelines.models.chat import MESSAGES
@@ -113,7 +114,28 @@ class Translator:
         self.stats: Counter[str] = Counter()
         self._loaded: tuple[str, Any, Any] | None = None
         self._causal: dict[str, bool] = {}
+        self._revisions: dict[str, str | None] = {}
         self.device = resolve_device(params.device)
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """What, besides model name, language pair and text, decides how model ``name``
+        translates: part of every cache key (pipelines/data/translate_cache.py). Beam search
+        applies to seq2seq models only (causal ones decode greedily)."""
+        if name not in self._causal:
+            self._causal[name] = is_causal(name)
+        if name not in self._revisions:
+            self._revisions[name] = model_revision(name)
+        settings: dict[str, Any] = {
+            "revision": self._revisions[name],
+            "max_new_tokens": self.params.max_new_tokens,
+            # CPU and GPU kernels can decode differently; GPUs are not told apart
+            "device": str(self.device).split(":")[0],
+        }
+        if self._causal[name]:
+            settings["decoding"] = "greedy"  # the instruction is in the cache name
+        else:
+            settings["num_beams"] = self.params.num_beams
+        return settings
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         """Translations of ``texts`` from ``src`` to ``tgt``, in order."""
@@ -123,13 +145,12 @@ class Translator:
         """Translations of ``texts`` with the translator's mean token log-prob, in order. A
         cache entry without a log-prob (from before they were stored) is translated again."""
         name = self.params.model.format(src=src, tgt=tgt)  # type: ignore[union-attr]
-        if name not in self._causal:
-            self._causal[name] = is_causal(name)
+        settings = self.settings(name)
         # a causal model's output depends on the instruction too: it is part of the cache name
         cache_name = f"{name} [chat {INSTRUCTION_ID}]" if self._causal[name] else name
         cache = TranslationCache(self.params.cache_dir, cache_name)
         try:
-            keys = {t: cache_key(name, src, tgt, t) for t in dict.fromkeys(texts)}
+            keys = {t: cache_key(name, src, tgt, t, settings) for t in dict.fromkeys(texts)}
             done = {k: v for k, v in cache.get_many(keys.values()).items() if v[1] is not None}
             todo = [t for t, k in keys.items() if k not in done]
             self.stats["cached"] += len(keys) - len(todo)
