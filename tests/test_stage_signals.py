@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
-import yaml
 
 from tests.conftest import ROOT
+from tests.test_study_engine import _params as study_params
 
 # A stage-like entry point: main() starts a child and, through a shell, a grandchild, enters a
 # context manager whose exit leaves a mark, prints the pids and waits to be stopped.
@@ -125,39 +124,12 @@ def test_sigterm_exits_143_after_cleanup_with_no_child_left(tmp_path):
         _kill(tree)
 
 
-def _study_params(tmp_path: Path) -> Path:
-    raw = {
-        "ingest": {"benchmark": {"train_pairs": 60, "test_pairs": 30, "max_number": 99}},
-        "policy": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
-        "evaluate": {"max_new_tokens": 4},
-        "study": {
-            "variants": [
-                {"name": "sigmoid", "loss": "sigmoid"},
-                {"name": "capo", "loss": "capo", "grid": {"direction": ["down", "up"]}},
-            ],
-            "regimes": [{"name": "margin-0.4", "noise_model": "margin", "noise": 0.4}],
-            "seeds": [0, 1],
-            "tune_seed": 2,
-            "budget": 2,
-            "validation_pairs": 30,
-            "sft_epochs": 0.5,
-            "compare_full_sft": False,
-            "engine": "dask",
-            "address": "",  # a local cluster, started by the stage
-            "workers": 2,
-        },
-    }
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
 @pytest.mark.slow
 def test_a_stopped_study_leaves_no_server_or_worker_behind(tmp_path):
     """The study stage on the dask engine with no PREFECT_API_URL starts a temporary Prefect
     server (uvicorn) and a local cluster of worker processes; SIGTERM while trials run stops
     them all (before the fix the uvicorn server lived on, re-parented to init)."""
-    params, work, out = _study_params(tmp_path), tmp_path / "work", tmp_path / "out"
+    params, work, out = study_params(tmp_path, "dask"), tmp_path / "work", tmp_path / "out"
     cmd = [sys.executable, "-m", "capo_pipelines.study", "--params", str(params)]
     cmd += ["--work-dir", str(work), "--out-json", str(out / "s.json")]
     cmd += ["--out-md", str(out / "s.md"), "--figure", str(out / "s.png")]
