@@ -26,7 +26,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+
+import psutil
 
 from capo.errors import EXIT_INPUT, CapoError
 
@@ -111,7 +112,7 @@ def clean_exit(name: str, outputs: str | Path | None = None) -> Iterator[None]:
         raise SystemExit(128 + signum)
 
     before = set(_descendants())
-    left: list[Any] = []  # filled when the body ends; reaped at exit, after what
+    left: list[psutil.Process] = []  # filled when the body ends; reaped at exit, after what
     # the body registered with atexit (this hook is older, so it runs later)
 
     def reap_left() -> None:
@@ -178,49 +179,34 @@ def reap_children(exclude: set[int] = frozenset(), grace: float = REAP_GRACE) ->
     return _reap(_leftovers(exclude), grace)
 
 
-def _leftovers(exclude: set[int]) -> list[Any]:
-    """This process's descendants not in ``exclude``, as psutil Processes (a pid reused by
-    the time they are reaped is left alone) or, without psutil, pids. multiprocessing's
-    resource tracker is left out: it ignores SIGTERM, and ends by itself after this process,
-    unlinking what was left registered."""
+def _leftovers(exclude: set[int]) -> list[psutil.Process]:
+    """This process's descendants not in ``exclude`` (a pid reused by the time they are reaped
+    is left alone: psutil checks the process's start time). multiprocessing's resource tracker
+    is left out: it ignores SIGTERM, and ends by itself after this process, unlinking what was
+    left registered."""
     tracker = _resource_tracker_pid()
-    pids = [p for p in _descendants() if p not in exclude and p != tracker]
-    try:
-        import psutil
-    except ImportError:
-        return pids
     procs = []
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            procs.append(psutil.Process(pid))
+    for pid in _descendants():
+        if pid not in exclude and pid != tracker:
+            with contextlib.suppress(psutil.Error):
+                procs.append(psutil.Process(pid))
     return procs
 
 
-def _reap(procs: list[Any], grace: float = REAP_GRACE) -> list[int]:
+def _reap(procs: list[psutil.Process], grace: float = REAP_GRACE) -> list[int]:
     """SIGTERM ``procs`` (see _leftovers), SIGKILL those alive after ``grace`` seconds."""
     procs = [p for p in procs if _running(p)]
     if not procs:
         return []
-    pids = [p if isinstance(p, int) else p.pid for p in procs]
-    if isinstance(procs[0], int):
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + grace
-            while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-                time.sleep(0.05)
-    else:
-        import psutil
-
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                proc.terminate()
-        _, alive = psutil.wait_procs(procs, timeout=grace)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=grace)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    pids = [p.pid for p in procs]
     print(f"stopped {len(pids)} process(es) left running: {pids}", file=sys.stderr)
     return pids
 
@@ -258,48 +244,13 @@ def _exit_within(seconds: float, code: int, exclude: set[int]) -> None:
 def _descendants() -> list[int]:
     """Pids of this process's children, grandchildren, ..."""
     try:
-        import psutil
-    except ImportError:
-        return _proc_descendants(os.getpid())
-    try:
         return [p.pid for p in psutil.Process().children(recursive=True)]
     except psutil.Error:
         return []
 
 
-def _proc_descendants(root: int) -> list[int]:
-    """_descendants from /proc (no psutil)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _running(proc: Any) -> bool:
-    """``proc`` (a pid or a psutil Process) still runs (a zombie counts as gone)."""
-    if isinstance(proc, int):
-        return _alive(proc)
-    import psutil
-
+def _running(proc: psutil.Process) -> bool:
+    """``proc`` still runs (a zombie counts as gone)."""
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
