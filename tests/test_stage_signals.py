@@ -19,7 +19,7 @@ import time
 import psutil
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, git_dvc_repo
 from tests.test_study_engine import _params as study_params
 
 # A stage-like entry point: main() starts a child and, through a shell, a grandchild, enters a
@@ -163,6 +163,65 @@ def test_a_stopped_study_leaves_no_server_or_worker_behind(tmp_path):
         assert not left, f"left running after {trial}: {left}\n{text[-3000:]}"
         assert proc.returncode == 143, text[-3000:]
         assert "study: stopping (SIGTERM)" in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _kill(tree)
+
+
+SLOW_DVC = """
+stages:
+  slow:
+    cmd: python slow.py
+    deps: [slow.py]
+    outs: [slow.txt]
+"""
+SLOW = """import pathlib, time
+pathlib.Path("started").write_text("yes")
+time.sleep(300)
+pathlib.Path("slow.txt").write_text("done")
+"""
+
+
+@pytest.mark.slow
+def test_a_stopped_flow_leaves_no_server_dvc_or_stage_behind(tmp_path):
+    """`python -m capo_pipelines.flows` with no PREFECT_API_URL starts a temporary Prefect
+    server (uvicorn), then `dvc repro`, which starts the stage; SIGTERM while the stage runs
+    stops all three (before the fix the server lived on, re-parented to init)."""
+    repo = git_dvc_repo(tmp_path / "repo", {"dvc.yaml": SLOW_DVC, "slow.py": SLOW})
+    env = _env(PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "600"  # a new database, busy CPUs
+    env.pop("PREFECT_API_URL", None)  # the flow starts its own temporary server
+    log = tmp_path / "flow.log"
+    tree: list[psutil.Process] = []
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "capo_pipelines.flows", "--repo", str(repo)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 600
+        while not (repo / "started").is_file():  # the stage runs under dvc repro
+            assert proc.poll() is None, log.read_text()[-3000:]
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stage did not start in 600 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        tree = _tree(proc.pid)
+        commands = [" ".join(p.cmdline()) for p in tree]
+        assert any("uvicorn" in c for c in commands), commands  # the temporary Prefect server
+        assert any("slow.py" in c for c in commands), commands  # the stage, under dvc
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+        text = log.read_text()
+        left = _left(tree, within=30)
+        assert not left, f"left running: {left}\n{text[-3000:]}"
+        assert proc.returncode == 143, text[-3000:]
+        assert "capo-pipeline: stopping (SIGTERM)" in text
+        assert not (repo / "slow.txt").exists()
     finally:
         if proc.poll() is None:
             proc.kill()
