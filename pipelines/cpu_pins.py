@@ -41,7 +41,6 @@ __all__ = [
     "ENV",
     "ISA_ENV",
     "CpuPins",
-    "applied",
     "cpu_has_avx2",
     "describe_stage",
     "is_pipeline_process",
@@ -115,21 +114,19 @@ _torch_first = False
 _isa_skipped = ""
 
 
-def applied() -> CpuPins | None:
-    """The pins this process applied at start, or None (not a pipeline process)."""
-    return _applied
-
-
 def is_pipeline_process(argv: Sequence[str] | None = None) -> bool:
     """True when the interpreter was started as ``python [-u ...] -m capo_pipelines.<x>``."""
     argv = list(getattr(sys, "orig_argv", []) if argv is None else argv)
-    for i, arg in enumerate(argv[1:], start=1):
+    args = iter(argv[1:])
+    for arg in args:
         if arg == "-m":
-            return i + 1 < len(argv) and argv[i + 1].startswith("capo_pipelines.")
+            return next(args, "").startswith("capo_pipelines.")
         if arg.startswith("-m"):
             return arg[2:].startswith("capo_pipelines.")
-        if not arg.startswith("-"):
-            return False  # a script or -c's code: the options end there
+        if arg in ("-X", "-W"):  # an option with its value next
+            next(args, None)
+        elif not arg.startswith("-") or arg.startswith("-c"):
+            return False  # a script or -c's code: the interpreter's options end there
     return False
 
 

@@ -52,9 +52,11 @@ def test_only_a_capo_pipelines_module_run_with_dash_m_is_pinned():
     assert is_pipeline_process(["python", "-m", "capo_pipelines.train", "--loss", "capo"])
     assert is_pipeline_process(["python", "-u", "-m", "capo_pipelines.train"])
     assert is_pipeline_process(["python", "-mcapo_pipelines.study"])
+    assert is_pipeline_process(["python", "-X", "importtime", "-m", "capo_pipelines.policy"])
     assert not is_pipeline_process(["python", "-m", "pytest", "-m", "capo_pipelines.x"])
     assert not is_pipeline_process(["python", "script.py", "-m", "capo_pipelines.train"])
     assert not is_pipeline_process(["python", "-c", "import capo_pipelines"])
+    assert not is_pipeline_process(["python", "-c", "-m capo_pipelines.train"])
 
 
 def test_a_malformed_setting_stops_the_stage_with_one_line():
