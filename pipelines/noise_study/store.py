@@ -35,6 +35,7 @@ __all__ = ["TRIAL_CODE", "TrialStore", "code_version", "fingerprint", "trial_fil
 TRIAL_CODE = (
     "capo",
     "capo_pipelines/__init__.py",
+    "capo_pipelines/cpu_pins.py",
     "capo_pipelines/data",
     "capo_pipelines/evaluation",
     "capo_pipelines/models",
