@@ -58,7 +58,8 @@ LOW_SPACE = 1 << 30  # under 1 GiB free, a failed torch write reads as a full di
 def run_stage(name: str, main: Callable[[], None], argv: Sequence[str] | None = None) -> None:
     """Run a stage's main() under clean_exit, after checking its whole params file.
 
-    The CPU pins the package applied as the process started (cpu_pins) are logged first.
+    The CPU pins the package applied as the process started (cpu_pins) are logged once the
+    params are checked.
 
     The params file is the ``--params`` argument of ``argv`` (default: sys.argv[1:]), else
     params.yaml in the working directory when there is one; `--help` skips the check.
@@ -71,10 +72,10 @@ def run_stage(name: str, main: Callable[[], None], argv: Sequence[str] | None = 
     quiet_loggers()
     argv = list(sys.argv[1:] if argv is None else argv)
     with clean_exit(name, outputs=_outputs(argv)):
+        check_params(argv)  # a bad params file: its error is the first line
         pins = describe_stage()  # a malformed CAPO_CPU_PINS: one line, exit 3
         if pins:
             logging.getLogger(f"capo_pipelines.{name}").info(pins)
-        check_params(argv)
         main()
 
 
