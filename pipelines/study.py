@@ -1,6 +1,7 @@
 """DVC stage `study` (studies/noise/dvc.yaml): the label-noise study of params.yaml `study:`.
 
     dvc repro studies/noise/dvc.yaml        # or: python -m capo_pipelines.study
+    dvc repro studies/smollm2/dvc.yaml      # the real-model arm (SmolLM2): with --profile
 
 Trains every variant of `study.variants` in every `study.regimes` noise regime and seed
 (settings tuned per regime on the validation split first; trials as Prefect task runs on
@@ -21,6 +22,7 @@ from pathlib import Path
 from capo.errors import CapoError
 from capo_pipelines._stage import run_stage
 from capo_pipelines.noise_study import study_figure, study_markdown, summarize_study
+from capo_pipelines.noise_study.writeup import study_setup
 from capo_pipelines.params import load_params
 
 logger = logging.getLogger("capo_pipelines.study")
@@ -30,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; the output paths come from studies/noise/dvc.yaml."""
     parser = argparse.ArgumentParser(prog="python -m capo_pipelines.study", description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (section study:)")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="a YAML mapping of dotted params keys to values, set over --params (as "
+        "profiles/*.yaml): studies/smollm2/profile.yaml is the real-model arm",
+    )
     parser.add_argument("--out-json", default="reports/noise_study.json")
     parser.add_argument("--out-md", default="reports/noise_study.md")
     parser.add_argument("--figure", default="reports/noise_study.png")
@@ -51,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the study, write its JSON, Markdown and chart."""
     args = parse_args(argv)
-    params = load_params(args.params)
+    params = load_params(args.params, args.profile)
     out_json, out_md, figure = Path(args.out_json), Path(args.out_md), Path(args.figure)
     if args.rerender:
         if not out_json.is_file():
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         from capo_pipelines.study_engine import run_study_on_engine
 
         result = run_study_on_engine(params, Path(args.work_dir))
+        result["setup"] = study_setup(params, args.profile or args.params)
     result["summary"] = summarize_study(result, params.study)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=1, allow_nan=False)  # strict JSON: no NaN

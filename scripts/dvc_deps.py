@@ -1,4 +1,4 @@
-"""Write every stage's code deps in dvc.yaml (and studies/noise/dvc.yaml) from the imports.
+"""Write every stage's code deps in dvc.yaml (and the studies' dvc.yaml files) from the imports.
 
     python scripts/dvc_deps.py            # rewrite the code deps of every stage in place
     python scripts/dvc_deps.py --check    # exit 1 and print the difference if any is stale
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # import name -> folder under ROOT
 PACKAGES = {"capo": "capo", "capo_pipelines": "pipelines"}
 CODE_ROOTS = tuple(f"{folder}/" for folder in PACKAGES.values())
-PIPELINES = ("dvc.yaml", "studies/noise/dvc.yaml")
+PIPELINES = ("dvc.yaml", "studies/noise/dvc.yaml", "studies/smollm2/dvc.yaml")
 ENTRY = re.compile(r"python -m (capo_pipelines\.\w+)")
 
 

@@ -176,6 +176,18 @@ def _with_reference(model: Any, tok: Any, pairs: pd.DataFrame, params: Params) -
     return join_reference(pairs, ref, "reference log-probs")
 
 
+def _formatted(frame: pd.DataFrame, chat_format: str) -> pd.DataFrame:
+    """The benchmark's pairs as ingest's ``chat_format`` makes them: ``messages`` gives each
+    one user and one assistant turn (the model's chat template renders them); else plain."""
+    from capo_pipelines.models.chat import MESSAGES, single_turn
+
+    if chat_format != "messages":
+        return frame
+    texts = zip(frame["prompt"], frame["chosen"], frame["rejected"], strict=True)
+    turns = [single_turn(p, chosen=c, rejected=r) for p, c, r in texts]
+    return frame.assign(**{MESSAGES: turns})
+
+
 def _sft(params: Params, bench: Any, seed: int, out: Path, epochs: float) -> tuple[Any, Any, int]:
     from capo_pipelines.data.benchmark import demonstrations, generate_benchmark
     from capo_pipelines.models.load import load_pretrained
@@ -209,7 +221,7 @@ def prepare_seed(params: Params, seed: int, work: Path, full_sft: bool = False) 
     held = None
     for regime in study.regimes:
         rows = generate_benchmark(regime_benchmark(params, regime), seed, study.validation_pairs)
-        frame = pd.DataFrame(rows)
+        frame = _formatted(pd.DataFrame(rows), params.ingest.chat_format)
         train = _with_reference(model, tok, frame[frame["split"] == "train"], params)
         train.to_parquet(out / f"{regime.name}.parquet", index=False)
         record["regimes"][regime.name] = {
@@ -245,7 +257,7 @@ def _full_sft_contrast(params: Params, seed: int, out: Path) -> dict[str, Any]:
         regime_benchmark(params, regime), sft_questions="all", sft_share=1.0
     )
     model, tok, n_demos = _sft(params, bench, seed, out / "policy-full", params.policy.sft_epochs)
-    frame = pd.DataFrame(generate_benchmark(bench, seed))
+    frame = _formatted(pd.DataFrame(generate_benchmark(bench, seed)), params.ingest.chat_format)
     train = _with_reference(model, tok, frame[frame["split"] == "train"], params)
     test = _with_reference(model, tok, frame[frame["split"] == "test"], params)
     answers = summarize(generation_of(model, tok, test, params), GENERATION_METRICS)

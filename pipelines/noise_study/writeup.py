@@ -384,6 +384,41 @@ def _corrected_section(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def study_setup(params: Any, protocol_file: str = "params.yaml") -> dict[str, Any]:
+    """What the study trained and on what, for the report's first line: the model, LoRA,
+    SFT epochs, languages and pair counts, optimizer steps' batch size."""
+    bench, train = params.ingest.benchmark, params.train
+    return {
+        "model": params.policy.model,
+        "lora": (
+            {"r": train.lora.r, "target_modules": list(train.lora.target_modules)}
+            if train.lora.enabled
+            else None
+        ),
+        "sft_epochs": params.study.sft_epochs,
+        "chat_format": params.ingest.chat_format,
+        "languages": list(bench.languages),
+        "train_pairs": bench.train_pairs,
+        "validation_pairs": params.study.validation_pairs,
+        "test_pairs": bench.test_pairs,
+        "batch_size": train.batch_size,
+        "protocol_file": protocol_file,
+    }
+
+
+def _setup_line(setup: Mapping[str, Any]) -> str:
+    lora = setup.get("lora")
+    model = Path(str(setup["model"])).name
+    how = f"LoRA r {lora['r']} on {'/'.join(lora['target_modules'])}" if lora else "all weights"
+    sft = "no SFT" if setup.get("sft_epochs") == 0 else f"SFT {setup.get('sft_epochs'):g} epochs"
+    chat = ", pairs as conversations" if setup.get("chat_format") == "messages" else ""
+    return (
+        f"Model: `{model}`, {how}, {sft}{chat}; languages {', '.join(setup['languages'])};"
+        f" {setup['train_pairs']} training, {setup['validation_pairs']} validation and"
+        f" {setup['test_pairs']} test pairs a seed; batch {setup['batch_size']}."
+    )
+
+
 def study_markdown(
     result: Mapping[str, Any], summary: Mapping[str, Any], figure: str | None
 ) -> str:
@@ -408,13 +443,18 @@ def study_markdown(
     policies = [p for p in result.get("policies", []) if "regimes" in p]
     policy = mean_ci(p.get("generation_accuracy") for p in policies)
     full = next((p["full_sft"] for p in policies if "full_sft" in p), None)
+    setup = result.get("setup") or {}
+    pretrained = setup.get("sft_epochs") == 0  # no SFT: the model as shipped is the policy
     lines = [
         "# Noise study: does CAPO beat what practitioners would do instead?",
         "",
     ]
+    if setup:
+        lines += [_setup_line(setup), ""]
     if summary.get("protocol"):
         lines += [
-            "## Protocol (pre-registered in params.yaml before the run)",
+            f"## Protocol (pre-registered in {setup.get('protocol_file', 'params.yaml')}"
+            " before the run)",
             "",
             summary["protocol"],
         ]
@@ -435,7 +475,9 @@ def study_markdown(
         "",
         "## Design",
         "",
-        f"Seeds {seeds}: each its own data sample, SFT policy and training order. Regimes:",
+        f"Seeds {seeds}: each its own data sample, "
+        + ("and training order" if pretrained else "SFT policy and training order")
+        + ". Regimes:",
         "",
         *_table(
             ["regime", "noise model", "noise", "score noise sd"],
@@ -444,7 +486,13 @@ def study_markdown(
                 for r in regimes
             ],
         ),
-        "Every variant is trained from the seed's SFT policy on the same pairs; the test and",
+        (
+            "Every variant is trained from the model as shipped (no SFT) on the same pairs; the"
+            " test and"
+            if pretrained
+            else "Every variant is trained from the seed's SFT policy on the same pairs; the test"
+            " and"
+        ),
         "validation splits are clean and ask questions never asked in training. Cells: mean over",
         "seeds [95% Student-t interval]; differences are paired by seed, `*` marks an interval",
         "that excludes 0. Settings of grids were chosen per regime on the validation split at",
@@ -452,9 +500,19 @@ def study_markdown(
         "",
         "## How much the starting policy knew",
         "",
-        f"The study's SFT policies answer {_est(policy.as_dict())} of the test questions",
-        f"(greedy exact match), from {policies[0]['sft_demonstrations'] if policies else '?'}",
-        "demonstrations that share no question with the preference pairs.",
+        *(
+            [
+                f"The policy (the model as shipped, no SFT) answers {_est(policy.as_dict())} of",
+                "the test questions (greedy exact match).",
+            ]
+            if pretrained
+            else [
+                f"The study's SFT policies answer {_est(policy.as_dict())} of the test questions",
+                "(greedy exact match), from "
+                f"{policies[0]['sft_demonstrations'] if policies else '?'}",
+                "demonstrations that share no question with the preference pairs.",
+            ]
+        ),
     ]
     if full:
         lines += [

@@ -6,8 +6,10 @@ params.train.losses, params.loss.gamma
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -54,6 +56,7 @@ __all__ = [
     "TrainParams",
     "TranslationParams",
     "ValidateParams",
+    "apply_profile",
     "load_params",
     "parse_section",
     "yaml_error",
@@ -90,17 +93,46 @@ def yaml_error(path: str | Path, err: yaml.YAMLError) -> str:
     return head + (f"\n{snippet}" if snippet else "")
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; errors name the file and the dotted key."""
-    path = Path(path)
+def _read_yaml(path: Path, what: str) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ParamsError(f"{path}: cannot read params: {err.strerror or err}") from err
+        raise ParamsError(f"{path}: cannot read {what}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
         raise ParamsError(f"{path}: byte {err.start}: not valid UTF-8") from err
     except yaml.YAMLError as err:
         raise ParamsError(yaml_error(path, err)) from err
+
+
+def apply_profile(raw: Any, profile: str | Path) -> Any:
+    """``raw`` params with a profile's overrides set: a YAML mapping of dotted keys to values
+    (profiles/*.yaml, the keys of ``dvc exp run -S``); a value replaces the key's whole value."""
+    path = Path(profile)
+    sets = _read_yaml(path, "profile")
+    if not isinstance(sets, dict):
+        raise ParamsError(f"{path}: a profile is a mapping of dotted params keys to values")
+    raw = copy.deepcopy(raw) if isinstance(raw, dict) else {}
+    for key, value in sets.items():
+        parts = str(key).split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise ParamsError(f"{path}: {key}: {where} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml", profile: str | Path | None = None) -> Params:
+    """Read and validate params.yaml, with a profile's overrides (``apply_profile``) if
+    given; errors name the file and the dotted key."""
+    path = Path(path)
+    raw = _read_yaml(path, "params")
+    if profile is not None:
+        raw = apply_profile(raw, profile)
+        path = Path(f"{path} + {profile}")
     loss = raw.get("loss") if isinstance(raw, dict) else None
     if isinstance(loss, dict) and "type" in loss:  # read by no stage: removed in capo 0.2
         raise ParamsError(
