@@ -23,7 +23,7 @@ from capo.errors import CapoError
 from capo_pipelines._stage import run_stage
 from capo_pipelines.noise_study import study_figure, study_markdown, summarize_study
 from capo_pipelines.noise_study.writeup import study_setup
-from capo_pipelines.params import load_params
+from capo_pipelines.params import Params, load_params
 
 logger = logging.getLogger("capo_pipelines.study")
 
@@ -56,6 +56,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def restore_shipped_policies(params: Params, work: Path) -> list[int]:
+    """Seeds whose policy was saved again; only with no SFT (``study.sft_epochs`` 0).
+
+    Then a seed's policy is the model as shipped, and a seed folder that kept its prepared
+    pairs and record (studies/smollm2/work: committed, as the store is) but not the model
+    (0.5 GB, not committed) is made whole by saving the model again the way prepare_seed
+    does, instead of preparing the seed again (about 8 min a seed for SmolLM2 here).
+    """
+    from capo_pipelines.noise_study.trials import _seed_dir, _sft, regime_benchmark
+
+    study = params.study
+    if study.sft_epochs != 0:
+        return []
+    restored = []
+    for seed in sorted(set(study.seeds) | {study.tune_seed}):
+        folder = _seed_dir(work, seed)
+        if (folder / "policy.json").is_file() and not (folder / "policy" / "config.json").is_file():
+            bench = regime_benchmark(params, study.regimes[0])
+            _sft(params, bench, seed, folder / "policy", study.sft_epochs)
+            restored.append(seed)
+    if restored:
+        logger.info("seeds %s: the model as shipped saved again as their policy", restored)
+    return restored
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the study, write its JSON, Markdown and chart."""
     args = parse_args(argv)
@@ -68,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from capo_pipelines.study_engine import run_study_on_engine
 
+        restore_shipped_policies(params, Path(args.work_dir))
         result = run_study_on_engine(params, Path(args.work_dir))
         result["setup"] = study_setup(params, args.profile or args.params)
     result["summary"] = summarize_study(result, params.study)

@@ -88,13 +88,17 @@ def test_every_imported_module_is_a_dep_of_its_stage(stage):
     assert not missing, f"dvc.yaml stage {stage!r} imports these but does not list them: {missing}"
 
 
-def test_the_noise_study_lists_every_module_it_imports():
-    stage = yaml.safe_load((ROOT / "studies/noise/dvc.yaml").read_text(encoding="utf-8"))
+STUDIES = ("studies/noise/dvc.yaml", "studies/smollm2/dvc.yaml")
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_study_lists_every_module_it_imports(study):
+    stage = yaml.safe_load((ROOT / study).read_text(encoding="utf-8"))
     deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
     missing = sorted(
         p.as_posix() for p in stage_modules("capo_pipelines.study") if not covered(p, deps)
     )
-    assert not missing, f"studies/noise/dvc.yaml imports these but does not list them: {missing}"
+    assert not missing, f"{study} imports these but does not list them: {missing}"
 
 
 def test_bytecode_caches_are_not_part_of_any_directory_dep():
@@ -132,8 +136,9 @@ def test_every_code_dep_of_a_stage_is_code_it_runs(stage):
     assert not stale, f"dvc.yaml stage {stage!r} lists code it does not import: {stale}"
 
 
-def test_the_noise_study_lists_only_code_it_runs():
-    stage = yaml.safe_load((ROOT / "studies/noise/dvc.yaml").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_study_lists_only_code_it_runs(study):
+    stage = yaml.safe_load((ROOT / study).read_text(encoding="utf-8"))
     deps = [d for d in stage["stages"]["study"]["deps"] if isinstance(d, str)]
     assert not _stale("capo_pipelines.study", deps)
     assert _stale("capo_pipelines.study", [*deps, "pipelines/reporting/plots.py"]) == [

@@ -100,3 +100,48 @@ def test_benchmark_pairs_become_one_user_and_one_assistant_turn():
         "chosen": [{"role": "assistant", "content": "drei"}],
         "rejected": [{"role": "assistant", "content": "vier"}],
     }
+
+
+def _tiny_study(tmp_path: Path, sft_epochs: float):
+    raw = {
+        "ingest": {"benchmark": {"train_pairs": 45, "test_pairs": 18, "max_number": 99}},
+        "policy": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
+        "evaluate": {"max_new_tokens": 2},
+        "study": {
+            "variants": [{"name": "sigmoid", "loss": "sigmoid"}],
+            "regimes": [{"name": "margin-0.4", "noise_model": "margin", "noise": 0.4}],
+            "seeds": [0],
+            "tune_seed": 1,
+            "validation_pairs": 18,
+            "sft_epochs": sft_epochs,
+            "compare_full_sft": False,
+        },
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    return load_params(tmp_path / "params.yaml")
+
+
+def test_a_committed_seed_gets_its_shipped_policy_back_byte_for_byte(tmp_path):
+    """With no SFT a seed's policy is the model as shipped: restoring it from the seed's kept
+    pairs and record gives the files prepare_seed saved, byte for byte; with SFT, or with
+    the policy present, nothing is restored."""
+    from capo_pipelines.noise_study.trials import prepare_seed
+    from capo_pipelines.study import restore_shipped_policies
+
+    params = _tiny_study(tmp_path, 0.0)
+    work = tmp_path / "work"
+    prepare_seed(params, 0, work)
+    policy = work / "seed-0" / "policy"
+    saved = {f.name: f.read_bytes() for f in policy.iterdir()}
+    assert "model.safetensors" in saved and (work / "seed-0" / "policy.json").is_file()
+    assert restore_shipped_policies(params, work) == []  # whole: nothing to do
+    for f in policy.iterdir():
+        f.unlink()
+    policy.rmdir()
+    assert restore_shipped_policies(params, work) == [0]
+    assert {f.name: f.read_bytes() for f in policy.iterdir()} == saved
+    for f in policy.iterdir():
+        f.unlink()
+    with_sft = _tiny_study(tmp_path, 0.5)  # an SFT'd policy cannot be restored: prepare again
+    assert restore_shipped_policies(with_sft, work) == []
+    assert not any(policy.iterdir())
