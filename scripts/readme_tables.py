@@ -3,9 +3,11 @@
     python scripts/readme_tables.py           # rewrite README.md in place
     python scripts/readme_tables.py --check   # exit 1 if README.md differs (what CI's test checks)
 
-Two blocks, each between its HTML comments:
+Three blocks, each between its HTML comments:
 - ``headline``: study v3's verdict per regime (reports/noise_study.json, summary.verdicts
   [regime].corrected: CAPO against every method, Bonferroni-corrected), one row per regime;
+- ``real-arm``: the same table for its real-model arm (reports/smollm2_study.json, SmolLM2
+  with LoRA), or one line saying it has not finished while that file does not exist;
 - ``default-run``: the default pipeline's test metrics (metrics/<loss>.json), per language.
 
 Run it after `dvc repro studies/noise/dvc.yaml` or `dvc repro`; the prose around the tables
@@ -84,6 +86,19 @@ def headline(result: dict[str, Any]) -> list[str]:
     return markdown_table(header, rows)
 
 
+NOT_FINISHED = (
+    "The real-model arm has not finished: `dvc repro studies/smollm2/dvc.yaml` resumes it from"
+    " its store (Status says how far it is)."
+)
+
+
+def real_arm(path: Path) -> list[str]:
+    """The real-model arm's verdict table (as ``headline``), or NOT_FINISHED without its JSON."""
+    if not path.is_file():
+        return [NOT_FINISHED]
+    return headline(json.loads(path.read_text(encoding="utf-8")))
+
+
 def default_run(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Per-language test numbers of the default run: the SFT policy, then each loss."""
     languages = sorted(metrics["capo"]["per_language"])
@@ -118,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     parser.add_argument("--study", type=Path, default=ROOT / "reports/noise_study.json")
+    parser.add_argument("--real-study", type=Path, default=ROOT / "reports/smollm2_study.json")
     parser.add_argument("--metrics", type=Path, default=ROOT / "metrics")
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if it differs")
     args = parser.parse_args(argv)
@@ -127,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         p.stem: json.loads(p.read_text(encoding="utf-8")) for p in args.metrics.glob("*.json")
     }
     new = replace_block(text, "headline", headline(study))
+    new = replace_block(new, "real-arm", real_arm(args.real_study))
     new = replace_block(new, "default-run", default_run(metrics))
     if args.check:
         if new != text:
