@@ -27,6 +27,7 @@ from capo_pipelines.params.losses import (
     settings_document,
     write_loss_settings,
 )
+from tests._trl_args import tiny_args
 from tests.conftest import toy_pairs
 
 # ---- the losses, on hand-made tensors ---------------------------------------------------
@@ -145,26 +146,6 @@ def test_the_config_takes_one_core_loss_and_no_logsigmoid_partner(tmp_path):
 # ---- the trainer: routed through TRL's sigmoid branch -----------------------------------
 
 
-def _args(cls, out: Path, **kw):
-    base = dict(
-        output_dir=str(out),
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        max_steps=3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=0,
-        bf16=False,
-        activation_checkpointing=False,
-        precompute_ref_log_probs=True,
-        max_length=64,
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    return cls(**{**base, **kw})
-
-
 def _train(trainer) -> tuple[list[float], dict[str, torch.Tensor]]:
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -186,7 +167,7 @@ def trl_sigmoid(tmp_path, make_tiny_model, tiny_tokenizer):
         plain = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
         trainer = DPOTrainer(
             make_tiny_model(),
-            args=_args(DPOConfig, tmp_path / "trl", loss_type="sigmoid"),
+            args=tiny_args(DPOConfig, tmp_path / "trl", loss_type="sigmoid"),
             train_dataset=Dataset.from_list(plain),
             processing_class=tiny_tokenizer,
         )
@@ -198,7 +179,7 @@ def trl_sigmoid(tmp_path, make_tiny_model, tiny_tokenizer):
 def _ours(tmp_path, make_tiny_model, tiny_tokenizer, rows, tag, **settings):
     trainer = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path / tag, **settings),
+        args=tiny_args(CAPOConfig, tmp_path / tag, **settings),
         train_dataset=Dataset.from_list(rows),
         processing_class=tiny_tokenizer,
     )

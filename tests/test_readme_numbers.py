@@ -16,7 +16,7 @@ def _block(name: str) -> str:
     return text[text.index(f"<!-- {name}:start -->") : text.index(f"<!-- {name}:end -->")]
 
 
-def _headline_rows(name: str = "headline") -> dict[str, str]:
+def _headline_rows(name: str) -> dict[str, str]:
     rows = [line for line in _block(name).splitlines() if line.startswith("| ")]
     return {row.split("|")[1].strip().strip("`"): row for row in rows[1:]}
 

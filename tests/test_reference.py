@@ -51,15 +51,7 @@ def pairs_frame(n: int = 16, scored: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_tokenizer):
-    """Same tokenisation, truncation and sums as DPOTrainer(precompute_ref_log_probs=True)."""
-    pairs = pairs_frame(12)
-    # TRL drops pairs whose prompt fills max_length; just above the longest prompt truncates
-    # the longer completions
-    max_length = max(len(e["prompt_ids"]) for e in tokenize_pairs(tiny_tokenizer, pairs)) + 3
-    ours = reference_logps(
-        make_tiny_model(), tiny_tokenizer, pairs, batch_size=5, max_length=max_length
-    )
+def _trl_precomputed(tmp_path, model, tokenizer, dataset: Dataset, max_length: int) -> Dataset:
     args = DPOConfig(
         output_dir=str(tmp_path),
         precompute_ref_log_probs=True,
@@ -71,16 +63,25 @@ def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_to
         report_to="none",
         disable_tqdm=True,
     )
-    trl = DPOTrainer(
-        make_tiny_model(),
-        args=args,
-        train_dataset=Dataset.from_pandas(pairs[["prompt", "chosen", "rejected"]]),
-        processing_class=tiny_tokenizer,
+    trainer = DPOTrainer(model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return trainer.train_dataset
+
+
+def test_equals_trl_dpo_precomputed_reference(tmp_path, make_tiny_model, tiny_tokenizer):
+    """Same tokenisation, truncation and sums as DPOTrainer(precompute_ref_log_probs=True)."""
+    pairs = pairs_frame(12)
+    # TRL drops pairs whose prompt fills max_length; just above the longest prompt truncates
+    # the longer completions
+    max_length = max(len(e["prompt_ids"]) for e in tokenize_pairs(tiny_tokenizer, pairs)) + 3
+    ours = reference_logps(
+        make_tiny_model(), tiny_tokenizer, pairs, batch_size=5, max_length=max_length
     )
-    assert len(trl.train_dataset) == len(pairs)
+    dataset = Dataset.from_pandas(pairs[["prompt", "chosen", "rejected"]])
+    trl = _trl_precomputed(tmp_path, make_tiny_model(), tiny_tokenizer, dataset, max_length)
+    assert len(trl) == len(pairs)
     assert (ours["chosen_tokens"] + ours["prompt_tokens"] == max_length).any()
     for col in ("ref_chosen_logps", "ref_rejected_logps"):
-        expected = torch.tensor(trl.train_dataset[col], dtype=torch.float64)
+        expected = torch.tensor(trl[col], dtype=torch.float64)
         torch.testing.assert_close(torch.tensor(ours[col].to_numpy()), expected, atol=1e-4, rtol=0)
     assert ours["id"].tolist() == pairs["id"].tolist()
     assert (ours["ref_chosen_logps"] != ours["ref_rejected_logps"]).sum() > len(pairs) // 2
@@ -108,22 +109,6 @@ def conversational_frame(n: int = 10) -> pd.DataFrame:
         frame.loc[i, "prompt"] = render_messages(prompt)
     frame[MESSAGES] = convs
     return frame
-
-
-def _trl_precomputed(tmp_path, model, tokenizer, dataset: Dataset, max_length: int) -> Dataset:
-    args = DPOConfig(
-        output_dir=str(tmp_path),
-        precompute_ref_log_probs=True,
-        precompute_ref_batch_size=4,
-        max_length=max_length,
-        bf16=False,
-        activation_checkpointing=False,
-        use_cpu=True,
-        report_to="none",
-        disable_tqdm=True,
-    )
-    trainer = DPOTrainer(model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    return trainer.train_dataset
 
 
 def test_conversations_equal_trl_dpo_precomputed_reference(

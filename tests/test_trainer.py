@@ -8,31 +8,10 @@ from datasets import Dataset
 from trl import DPOConfig, DPOTrainer
 
 from capo import CAPOConfig, CAPOTrainer
+from tests._trl_args import tiny_args
 from tests.conftest import toy_pairs
 
 pytestmark = pytest.mark.slow
-
-
-def _args(cls, tmp_path, **kw):
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        per_device_eval_batch_size=8,
-        learning_rate=1e-3,
-        max_steps=3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=0,
-        bf16=False,
-        activation_checkpointing=False,
-        precompute_ref_log_probs=True,
-        max_length=64,
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    base.update(kw)
-    return cls(**base)
 
 
 def _train(trainer):
@@ -45,13 +24,13 @@ def test_gamma_zero_trains_exactly_like_trl_sigmoid(tmp_path, make_tiny_model, t
     data = Dataset.from_list(toy_pairs(16))
     ours = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path / "a", loss_type="capo", gamma=0.0),
+        args=tiny_args(CAPOConfig, tmp_path / "a", loss_type="capo", gamma=0.0),
         train_dataset=data,
         processing_class=tiny_tokenizer,
     )
     trl = DPOTrainer(
         make_tiny_model(),
-        args=_args(DPOConfig, tmp_path / "b", loss_type="sigmoid"),
+        args=tiny_args(DPOConfig, tmp_path / "b", loss_type="sigmoid"),
         train_dataset=data,
         processing_class=tiny_tokenizer,
     )
@@ -97,7 +76,7 @@ def test_per_pair_weights_change_the_update_as_predicted(tmp_path, make_tiny_mod
     )
     weighted = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path / "w", gamma=0.0, kappa=kappa, **sgd),
+        args=tiny_args(CAPOConfig, tmp_path / "w", gamma=0.0, kappa=kappa, **sgd),
         train_dataset=Dataset.from_list(rows),
         processing_class=tiny_tokenizer,
     )
@@ -107,7 +86,7 @@ def test_per_pair_weights_change_the_update_as_predicted(tmp_path, make_tiny_mod
         plain = {k: row[k] for k in ("prompt", "chosen", "rejected")}
         trainer = DPOTrainer(
             make_tiny_model(),
-            args=_args(DPOConfig, tmp_path / f"s{i}", per_device_train_batch_size=1, **sgd),
+            args=tiny_args(DPOConfig, tmp_path / f"s{i}", per_device_train_batch_size=1, **sgd),
             train_dataset=Dataset.from_list([plain]),
             processing_class=tiny_tokenizer,
         )
@@ -125,7 +104,7 @@ def test_training_smoke_learns_the_toy_preferences(tmp_path, make_tiny_model, ti
     start = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = CAPOTrainer(
         model,
-        args=_args(
+        args=tiny_args(
             CAPOConfig,
             tmp_path,
             max_steps=20,
@@ -164,7 +143,7 @@ def test_reference_columns_in_the_dataset_are_used_not_recomputed(
         row.update(ref_chosen_logps=-10.0 - i, ref_rejected_logps=-20.0 - i)
     trainer = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path, precompute_ref_log_probs=False, max_steps=1),
+        args=tiny_args(CAPOConfig, tmp_path, precompute_ref_log_probs=False, max_steps=1),
         train_dataset=Dataset.from_list(rows),
         processing_class=tiny_tokenizer,
     )
@@ -178,7 +157,7 @@ def test_lora_adapter_trains(tmp_path, make_tiny_model, tiny_tokenizer):
 
     trainer = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path, max_steps=2),
+        args=tiny_args(CAPOConfig, tmp_path, max_steps=2),
         train_dataset=Dataset.from_list(toy_pairs(8)),
         processing_class=tiny_tokenizer,
         peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
@@ -200,13 +179,13 @@ def test_gradient_accumulation_matches_the_full_batch(tmp_path, make_tiny_model,
     )
     full = CAPOTrainer(
         make_tiny_model(),
-        args=_args(CAPOConfig, tmp_path / "f", per_device_train_batch_size=8, **sgd),
+        args=tiny_args(CAPOConfig, tmp_path / "f", per_device_train_batch_size=8, **sgd),
         train_dataset=data,
         processing_class=tiny_tokenizer,
     )
     accum = CAPOTrainer(
         make_tiny_model(),
-        args=_args(
+        args=tiny_args(
             CAPOConfig,
             tmp_path / "a",
             per_device_train_batch_size=4,
@@ -242,7 +221,7 @@ def test_nan_score_in_the_dataset_names_the_row(tmp_path, make_tiny_model, tiny_
     with pytest.raises(ValueError, match="train dataset row 2: score_rejected is nan"):
         CAPOTrainer(
             make_tiny_model(),
-            args=_args(CAPOConfig, tmp_path),
+            args=tiny_args(CAPOConfig, tmp_path),
             train_dataset=Dataset.from_list(rows),
             processing_class=tiny_tokenizer,
         )
@@ -252,7 +231,7 @@ def test_nan_score_in_the_dataset_names_the_row(tmp_path, make_tiny_model, tiny_
 def test_trl_loss_types_still_work(tmp_path, make_tiny_model, tiny_tokenizer, loss_type):
     trainer = CAPOTrainer(
         make_tiny_model(),
-        args=_args(
+        args=tiny_args(
             CAPOConfig,
             tmp_path,
             loss_type=loss_type,
@@ -298,7 +277,7 @@ def test_settings_are_checked_once_and_travel_whole(
         checks.append(name)
         return real(name, value)
 
-    args = _args(CAPOConfig, tmp_path, loss_type="capo", gamma=1.0, direction="up")
+    args = tiny_args(CAPOConfig, tmp_path, loss_type="capo", gamma=1.0, direction="up")
     trainer = CAPOTrainer(
         make_tiny_model(),
         args=args,
