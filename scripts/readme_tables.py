@@ -3,11 +3,13 @@
     python scripts/readme_tables.py           # rewrite README.md in place
     python scripts/readme_tables.py --check   # exit 1 if README.md differs (what CI's test checks)
 
-Three blocks, each between its HTML comments:
+Four blocks, each between its HTML comments:
 - ``headline``: study v3's verdict per regime (reports/noise_study.json, summary.verdicts
   [regime].corrected: CAPO against every method, Bonferroni-corrected), one row per regime;
 - ``real-arm``: the same table for its real-model arm (reports/smollm2_study.json, SmolLM2
   with LoRA), or one line saying it has not finished while that file does not exist;
+- ``real-arm-methods``: that arm's every method per regime (settings, validation, test
+  reward accuracy and margin, paired difference to tuned DPO);
 - ``default-run``: the default pipeline's test metrics (metrics/<loss>.json), per language.
 
 Run it after `dvc repro studies/noise/dvc.yaml` or `dvc repro`; the prose around the tables
@@ -99,6 +101,67 @@ def real_arm(path: Path) -> list[str]:
     return headline(json.loads(path.read_text(encoding="utf-8")))
 
 
+def _interval(est: dict[str, float]) -> str:
+    return f"{est['mean']:.3f} [{est['low']:.3f}, {est['high']:.3f}]"
+
+
+def chosen_validation(result: dict[str, Any], regime: str, variant: str) -> float | None:
+    """The validation reward accuracy (tuning seed) of ``variant`` at its chosen settings."""
+    chosen = result["settings"][regime][variant]
+    scores = [
+        t["reward_accuracy"]
+        for t in result["tuning"]
+        if (t["regime"], t["variant"], t["settings"]) == (regime, variant, chosen)
+    ]
+    return max(scores, default=None)
+
+
+def methods(result: dict[str, Any]) -> list[str]:
+    """Every method of every regime: its chosen settings and validation score, the pairs it
+    trained on, its test reward accuracy and margin (mean over test seeds, 95% interval),
+    and its paired difference to tuned DPO (95% per interval, not corrected)."""
+    s = result["summary"]
+    base = s["baseline"]
+    header = [
+        "regime",
+        "method",
+        "chosen settings",
+        "validation",
+        "training pairs",
+        "test reward accuracy",
+        f"- tuned {base} (paired)",
+        "test reward margin",
+    ]
+    rows = []
+    for regime in s["regimes"]:
+        for variant, means in s["means"][regime].items():
+            settings = result["settings"][regime][variant] or {}
+            runs = [r for r in result["runs"] if (r["regime"], r["variant"]) == (regime, variant)]
+            pairs = sorted({r["train_pairs"] for r in runs})
+            paired = s["paired"][regime].get(variant, {}).get("reward_accuracy")
+            valid = chosen_validation(result, regime, variant)
+            rows.append(
+                [
+                    f"`{regime}`",
+                    variant,
+                    ", ".join(f"{k} {v:g}" for k, v in settings.items()) or "-",
+                    "-" if valid is None else f"{valid:.3f}",
+                    f"{pairs[0]}-{pairs[-1]}" if len(pairs) > 1 else str(pairs[0]),
+                    _interval(means["reward_accuracy"]),
+                    _starred(paired) if variant != base else "-",
+                    _interval(means["reward_margin"]),
+                ]
+            )
+    return markdown_table(header, rows)
+
+
+def real_arm_methods(path: Path) -> list[str]:
+    """The real-model arm's per-method table, or NOT_FINISHED without its JSON."""
+    if not path.is_file():
+        return [NOT_FINISHED]
+    return methods(json.loads(path.read_text(encoding="utf-8")))
+
+
 def default_run(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Per-language test numbers of the default run: the SFT policy, then each loss."""
     languages = sorted(metrics["capo"]["per_language"])
@@ -144,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     new = replace_block(text, "headline", headline(study))
     new = replace_block(new, "real-arm", real_arm(args.real_study))
+    new = replace_block(new, "real-arm-methods", real_arm_methods(args.real_study))
     new = replace_block(new, "default-run", default_run(metrics))
     if args.check:
         if new != text:

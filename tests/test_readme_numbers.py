@@ -73,17 +73,18 @@ def _rows_between(start: str, end: str) -> list[list[str]]:
 
 
 def test_default_run_table_equals_the_committed_metrics():
-    head, _, *rows = _rows_between("<!-- default-run:start -->", "<!-- default-run:end -->")
+    head, *rows = _rows_between("<!-- default-run:start -->", "<!-- default-run:end -->")
     languages = head[2:]
     metrics = {
         p.stem: json.loads(p.read_text(encoding="utf-8"))
         for p in sorted((ROOT / "metrics").glob("*.json"))
     }
-    seen = set()
+    seen, sft = set(), 0
     for cells in rows:
         label = cells[0]
         if label.startswith("SFT policy"):
             doc, key = metrics["capo"]["reference"], "generation_accuracy"
+            sft += 1
         else:
             loss = label.split(":")[0].split(" ")[0]
             doc, key = metrics[loss], "reward_accuracy"
@@ -91,7 +92,7 @@ def test_default_run_table_equals_the_committed_metrics():
         assert cells[1] == f"{doc['overall'][key]:.3f}", label
         expected = [f"{doc['per_language'][lang][key]:.2f}" for lang in languages]
         assert cells[2:] == expected, label
-    assert seen == set(metrics)
+    assert seen == set(metrics) and sft == 1
 
 
 def test_the_table_script_reproduces_both_readme_tables():
@@ -100,3 +101,42 @@ def test_the_table_script_reproduces_both_readme_tables():
 
     main = runpy.run_path(str(ROOT / "scripts/readme_tables.py"))["main"]
     assert main(["--check"]) == 0
+
+
+def test_real_arm_methods_table_equals_the_arm_json():
+    """Every method of the real-model arm: chosen settings, validation at those settings,
+    training pairs, test means and the paired difference to tuned DPO, from its JSON."""
+    path = ROOT / "reports/smollm2_study.json"
+    if not path.is_file():
+        pytest.skip("the real-model arm has not finished")
+    result = json.loads(path.read_text(encoding="utf-8"))
+    summary = result["summary"]
+    _, *rows = _rows_between("<!-- real-arm-methods:start -->", "<!-- real-arm-methods:end -->")
+    seen = []
+    for cells in rows:
+        regime, variant = cells[0].strip("`"), cells[1]
+        seen.append((regime, variant))
+        chosen = result["settings"][regime][variant]
+        assert cells[2] == ", ".join(f"{k} {v:g}" for k, v in chosen.items()), cells
+        tuned = [
+            t["reward_accuracy"]
+            for t in result["tuning"]
+            if t["regime"] == regime and t["variant"] == variant and t["settings"] == chosen
+        ]
+        assert len(tuned) == 1 and cells[3] == f"{tuned[0]:.3f}", cells
+        runs = [r for r in result["runs"] if r["regime"] == regime and r["variant"] == variant]
+        assert len(runs) == 3 and all(r["settings"] == chosen for r in runs), cells
+        counts = sorted(r["train_pairs"] for r in runs)
+        pairs = str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+        assert cells[4] == pairs, cells
+        acc = summary["means"][regime][variant]["reward_accuracy"]
+        assert abs(acc["mean"] - sum(r["reward_accuracy"] for r in runs) / 3) < 1e-12
+        assert cells[5] == f"{acc['mean']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]", cells
+        if variant == summary["baseline"]:
+            assert cells[6] == "-"
+        else:
+            assert cells[6] == _signed(summary["paired"][regime][variant]["reward_accuracy"])
+        margin = summary["means"][regime][variant]["reward_margin"]
+        assert cells[7].startswith(f"{margin['mean']:.3f} ["), cells
+    expected = [(r, v) for r in summary["regimes"] for v in summary["means"][r]]
+    assert seen == expected
