@@ -32,8 +32,13 @@ LOSS_LABELS = {"sigmoid": "sigmoid (DPO)"}
 LOSS_ORDER = ("capo", "sigmoid", "ipo", "robust")
 
 
+def _interval(est: dict[str, float], sign: str = "") -> str:
+    """``mean [low, high]`` at 3 decimals; ``sign="+"`` signs every number (differences)."""
+    return f"{est['mean']:{sign}.3f} [{est['low']:{sign}.3f}, {est['high']:{sign}.3f}]"
+
+
 def _signed(est: dict[str, float]) -> str:
-    return f"{est['mean']:+.3f} [{est['low']:+.3f}, {est['high']:+.3f}]"
+    return _interval(est, "+")
 
 
 def _starred(est: dict[str, float] | None) -> str:
@@ -94,17 +99,6 @@ NOT_FINISHED = (
 )
 
 
-def real_arm(path: Path) -> list[str]:
-    """The real-model arm's verdict table (as ``headline``), or NOT_FINISHED without its JSON."""
-    if not path.is_file():
-        return [NOT_FINISHED]
-    return headline(json.loads(path.read_text(encoding="utf-8")))
-
-
-def _interval(est: dict[str, float]) -> str:
-    return f"{est['mean']:.3f} [{est['low']:.3f}, {est['high']:.3f}]"
-
-
 def chosen_validation(result: dict[str, Any], regime: str, variant: str) -> float | None:
     """The validation reward accuracy (tuning seed) of ``variant`` at its chosen settings."""
     chosen = result["settings"][regime][variant]
@@ -155,13 +149,6 @@ def methods(result: dict[str, Any]) -> list[str]:
     return markdown_table(header, rows)
 
 
-def real_arm_methods(path: Path) -> list[str]:
-    """The real-model arm's per-method table, or NOT_FINISHED without its JSON."""
-    if not path.is_file():
-        return [NOT_FINISHED]
-    return methods(json.loads(path.read_text(encoding="utf-8")))
-
-
 def default_run(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """Per-language test numbers of the default run: the SFT policy, then each loss."""
     languages = sorted(metrics["capo"]["per_language"])
@@ -206,8 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         p.stem: json.loads(p.read_text(encoding="utf-8")) for p in args.metrics.glob("*.json")
     }
     new = replace_block(text, "headline", headline(study))
-    new = replace_block(new, "real-arm", real_arm(args.real_study))
-    new = replace_block(new, "real-arm-methods", real_arm_methods(args.real_study))
+    # the real-model arm's two tables, or one line each while its JSON does not exist
+    real = (
+        json.loads(args.real_study.read_text(encoding="utf-8"))
+        if args.real_study.is_file()
+        else None
+    )
+    new = replace_block(new, "real-arm", headline(real) if real else [NOT_FINISHED])
+    new = replace_block(new, "real-arm-methods", methods(real) if real else [NOT_FINISHED])
     new = replace_block(new, "default-run", default_run(metrics))
     if args.check:
         if new != text:
